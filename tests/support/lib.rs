@@ -1,0 +1,12 @@
+//! Test harness: real PostgreSQL clusters, real restic repositories, and the record's schema.
+//!
+//! Everything here panics with a message that says what to install or fix: it runs only in
+//! tests, where a panic is a failed test with a reason.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
+
+pub mod pg;
+pub mod restic;
+pub mod schema;
+
+pub use pg::{PgCluster, PgInstall, PgOptions};
+pub use restic::ResticRepo;
