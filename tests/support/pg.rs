@@ -301,7 +301,7 @@ pub fn clear_pg_env(cmd: &mut Command) -> &mut Command {
 /// When running as root: the uid and gid of `nobody`, for initdb and the server.
 fn unprivileged_user() -> Option<(u32, u32)> {
     // /proc/self belongs to the effective user: a way to learn it without libc.
-    let euid = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0);
+    let euid = std::fs::metadata("/proc/self").map_or(0, |m| m.uid());
     if euid != 0 {
         return None;
     }

@@ -65,10 +65,14 @@ impl ResticRepo {
         cmd
     }
 
-    /// Writes the files under the source root and backs up the directories they are in.
-    /// Returns the new snapshot's full id.
+    /// Writes the files under an emptied source root and backs up the directories they are
+    /// in, so each snapshot holds exactly its own files. Returns the new snapshot's id as
+    /// restic's summary gives it (restic 0.14 prints the short id there: compare 8 digits).
     pub fn backup(&self, backup: &Backup<'_>) -> String {
         let root = self.source_root();
+        if root.exists() {
+            std::fs::remove_dir_all(&root).unwrap();
+        }
         let mut dirs: Vec<PathBuf> = Vec::new();
         for (rel, content) in backup.files {
             let path = root.join(rel);

@@ -1,4 +1,5 @@
 //! The harness itself: every supported PostgreSQL starts, answers and goes away.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // in tests a panic is a failed test with a line number
 
 use testkit::{PgCluster, PgInstall, PgOptions};
 

@@ -1,0 +1,27 @@
+//! stdin and stdout: the record in, the record out.
+
+use crate::ToolError;
+use record::Record;
+use std::io::{IsTerminal, Write};
+
+/// Reads the record a previous tool wrote, if stdin holds one. A terminal on stdin, or empty
+/// input, means this tool starts the record.
+pub fn read_stdin_record() -> Result<Option<Record>, ToolError> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Ok(None);
+    }
+    Ok(Record::read_from(stdin.lock(), "stdin")?)
+}
+
+/// Writes the record to stdout and flushes it. A reader that went away (broken pipe) is not an
+/// error worth a message: the tool ends quietly with the exit code it already had.
+pub fn write_record(record: &Record) -> Result<(), ToolError> {
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    match record.write_to(&mut lock).and_then(|()| lock.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(ToolError::could_not_run(format!("writing the record to stdout: {e}"))),
+    }
+}

@@ -1,0 +1,1 @@
+//! Reaching PostgreSQL as libpq does (being written).
