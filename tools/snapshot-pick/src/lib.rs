@@ -88,6 +88,7 @@ const EXIT_CODES: &str = "Exit codes:
   0  all checks ok (warnings allowed)
   1  a check failed (nothing older than the time, stale backups, no snapshot holds the file)
   2  usage or input error (bad flag, unreadable or invalid snapshot list)
+  3  not used: snapshot-pick starts a pipeline, no earlier section can fail
   4  could not run (restic failed for --verify-file)";
 
 /// Runs the tool: reads the list, picks, writes the record.

@@ -1,0 +1,99 @@
+//! The baseline every tool of the collection owes its users, checked through the binaries:
+//! --help and --version succeed, a bad flag is one line plus a pointer and exit 2, --help
+//! documents the exit codes, and what a tool prints on stdout is a record the JSON Schema
+//! accepts.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // in tests a panic is a failed test with a line number
+
+use std::path::PathBuf;
+use std::process::Command;
+use testkit::schema::assert_valid_record;
+
+/// Every tool binary of the workspace. A tool lands here the day it lands.
+const TOOLS: &[&str] = &["snapshot-pick"];
+
+/// The binaries sit next to the test's own deps/ directory. This crate does not depend on the
+/// tool crates, so run it with `cargo test --workspace` (as scripts/test does): `-p` alone
+/// would test whatever binaries an earlier build left.
+fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let path = dir.join(name);
+    assert!(path.is_file(), "{} is not built: run 'cargo test --workspace'", path.display());
+    path
+}
+
+#[test]
+fn every_tool_has_help_and_version() {
+    for tool in TOOLS {
+        let out = Command::new(binary(tool)).arg("--help").output().unwrap();
+        assert!(out.status.success(), "{tool} --help");
+        let help = String::from_utf8(out.stdout).unwrap();
+        assert!(help.contains("Exit codes:"), "{tool} --help documents the exit codes");
+        for code in record::ExitCode::ALL.iter().map(|c| c.code()) {
+            assert!(help.contains(&format!("  {code}  ")), "{tool} --help documents exit code {code}");
+        }
+        let out = Command::new(binary(tool)).arg("--version").output().unwrap();
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), format!("{tool} {}", env!("CARGO_PKG_VERSION")));
+    }
+}
+
+#[test]
+fn every_tool_refuses_a_bad_flag_in_one_line() {
+    for tool in TOOLS {
+        let out = Command::new(binary(tool)).arg("--no-such-flag").output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{tool}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(
+            stderr.lines().collect::<Vec<_>>(),
+            [
+                format!("{tool}: unexpected argument '--no-such-flag' found"),
+                format!("Try '{tool} --help' for more information.")
+            ],
+            "{tool}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn what_every_tool_prints_is_a_valid_record_even_on_bad_input() {
+    for tool in TOOLS {
+        for input in ["[]", "not json"] {
+            let mut child = Command::new(binary(tool))
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+            let out = child.wait_with_output().unwrap();
+            assert_ne!(out.status.code(), Some(0), "{tool} on {input:?}");
+            let record = assert_valid_record(&out.stdout);
+            assert_eq!(record["record_version"], 1);
+        }
+    }
+}
+
+#[test]
+fn a_broken_pipe_ends_quietly() {
+    // The reader is gone before the tool writes: its write fails with EPIPE for certain, since
+    // the tool reads all of stdin before it writes and stdin is written only after the close.
+    for tool in TOOLS {
+        let mut child = Command::new(binary(tool))
+            .arg("--quiet")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"[]").unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(!stderr.contains("panicked"), "{tool}: {stderr}");
+        assert!(!stderr.to_lowercase().contains("broken pipe"), "{tool}: {stderr}");
+        // The exit code is the one the checks gave (an empty list fails), not a crash.
+        assert_eq!(out.status.code(), Some(1), "{tool}: {stderr}");
+    }
+}
