@@ -1,0 +1,1 @@
+//! The pg_dump archive reader (being written).
