@@ -97,3 +97,29 @@ fn a_broken_pipe_ends_quietly() {
         assert_eq!(out.status.code(), Some(1), "{tool}: {stderr}");
     }
 }
+
+/// Runs `command` with stdin, stdout and stderr on a pseudo-terminal (util-linux `script`),
+/// returning everything the terminal showed.
+fn on_a_terminal(command: &str, no_color: bool) -> String {
+    let mut cmd = Command::new("script");
+    cmd.args(["-q", "-e", "-c", command, "/dev/null"]).env_remove("NO_COLOR");
+    if no_color {
+        cmd.env("NO_COLOR", "1");
+    }
+    let out = cmd.output().expect("util-linux 'script' runs commands on a pty");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn colour_on_a_terminal_only_and_never_with_no_color() {
+    for tool in TOOLS {
+        // The tool's stderr is the terminal; stdin is an empty list, so a [FAIL ] line shows.
+        let command = format!("echo '[]' | '{}' >/dev/null", binary(tool).display());
+        let shown = on_a_terminal(&command, false);
+        assert!(shown.contains("\u{1b}[") && shown.contains("[FAIL ]"), "{tool} on a tty: {shown:?}");
+        let shown = on_a_terminal(&command, true);
+        assert!(!shown.contains("\u{1b}[") && shown.contains("[FAIL ]"), "{tool} with NO_COLOR: {shown:?}");
+        let shown = on_a_terminal(&format!("{command} 2>&1 | cat"), false);
+        assert!(!shown.contains("\u{1b}["), "{tool} into a pipe: {shown:?}");
+    }
+}

@@ -187,6 +187,23 @@ impl Record {
             .collect()
     }
 
+    /// The gate every tool passes before it acts: when an earlier section failed, adds a `skip`
+    /// check naming it to `section`, marks the section not done (exit 3), and returns false.
+    /// The caller then writes the record on and does nothing else.
+    pub fn gate(&self, own: &str, section: &mut SectionBuilder) -> bool {
+        let failed = self.failed_sections(own);
+        if failed.is_empty() {
+            return true;
+        }
+        let names: Vec<String> = failed.iter().map(|f| format!("{} ({})", f.name, f.tool)).collect();
+        section.push_check(Check::skip(
+            "upstream",
+            format!("nothing done: earlier section {} failed", names.join(", ")),
+        ));
+        section.mark_upstream_failed();
+        false
+    }
+
     /// Adds the section, or replaces an earlier one of the same name in place.
     pub fn put_section(&mut self, name: &str, section: &Section) {
         self.doc.insert(name.to_owned(), section.to_value());
@@ -248,6 +265,26 @@ mod tests {
         let record = Record::parse(text, "stdin").unwrap().unwrap();
         let failed: Vec<_> = record.failed_sections("mine").into_iter().map(|f| f.name).collect();
         assert_eq!(failed, ["b", "c"]);
+    }
+
+    #[test]
+    fn the_gate_stops_a_tool_after_a_failed_section() {
+        let mut record = Record::new();
+        let failed = Section::builder("dump-validate", "0.1.0").check(Check::fail("magic", "not a dump")).finish();
+        record.put_section("dump", &failed);
+        let mut mine = Section::builder("schema-swap", "0.1.0");
+        assert!(!record.gate("swap", &mut mine));
+        let mine = mine.finish();
+        assert_eq!(mine.exit_code(), ExitCode::UpstreamFailed);
+        assert!(!mine.ok(), "a skipped section is not ok, so later tools stop too");
+        assert_eq!(mine.checks()[0].status, Status::Skip);
+        assert!(mine.checks()[0].detail.contains("dump (dump-validate)"));
+
+        let mut clean = Record::new();
+        clean.put_section("dump", &Section::builder("dump-validate", "0.1.0").check(Check::ok("magic", "")).finish());
+        let mut mine = Section::builder("schema-swap", "0.1.0");
+        assert!(clean.gate("swap", &mut mine));
+        assert_eq!(mine.finish().exit_code(), ExitCode::Success);
     }
 
     #[test]
