@@ -22,10 +22,10 @@ const SECTION: &str = "snapshot";
 
 /// Pick the newest restic snapshot strictly older than the time a schema was damaged.
 ///
-/// Reads `restic snapshots --json` (plain or --group-by) from stdin or --from, and starts a
-/// record with its `snapshot` section on stdout. Messages for people go to stderr.
+/// Reads 'restic snapshots --json' (plain or --group-by) from stdin or --from, and starts a
+/// record with its 'snapshot' section on stdout. Messages for people go to stderr.
 #[derive(Debug, Parser)]
-#[command(name = TOOL, version, about, long_about = None, after_help = EXIT_CODES)]
+#[command(name = TOOL, version, about, after_help = EXIT_CODES)]
 pub struct Args {
     /// The time the damage happened: RFC 3339, 'YYYY-MM-DD HH:MM[:SS]' (in --tz), '90m ago', or 'now'.
     #[arg(long, value_name = "TIME", default_value = "now")]
