@@ -7,6 +7,7 @@ mod error;
 mod output;
 mod report;
 pub mod values;
+pub mod when;
 
 pub use error::{ToolError, ToolResult};
 pub use output::{read_stdin_record, write_record};

@@ -5,7 +5,6 @@ mod filter;
 mod input;
 mod pick;
 mod verify;
-mod when;
 
 use clap::Parser;
 use cli::values::{ByteSize, Duration, TimeZone};
@@ -96,7 +95,7 @@ pub fn run(args: &Args) -> ToolResult<ExitCode> {
     let reporter = args.output.reporter();
     let now = jiff::Timestamp::now();
     let tz = args.tz.clone().unwrap_or_else(TimeZone::system);
-    let before = when::parse_before(&args.before, &tz, now).map_err(ToolError::usage)?;
+    let before = cli::when::parse_before(&args.before, &tz, now).map_err(ToolError::usage)?;
     let filter = Filter::new(&args.hosts, &args.tags, &args.paths).map_err(ToolError::usage)?;
     pick::validate_skip_ids(&args.skip).map_err(ToolError::usage)?;
     if let Some(path) = &args.verify_file {
@@ -228,7 +227,7 @@ fn verify_candidates(
     Ok((None, passed_over, None))
 }
 
-fn before_value(before: &when::Before) -> Value {
+fn before_value(before: &cli::when::Before) -> Value {
     let mut value = json!({ "given": before.given, "utc": before.instant.to_string() });
     if let Some(zone) = &before.zone {
         value["zone"] = json!(zone);

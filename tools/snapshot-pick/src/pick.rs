@@ -2,7 +2,7 @@
 
 use crate::filter::Filter;
 use crate::input::Snapshot;
-use crate::when::Before;
+use cli::when::Before;
 use cli::values::human_duration;
 use jiff::{SignedDuration, Timestamp};
 use record::Check;

@@ -1,6 +1,6 @@
 //! The corruption time given with `--before`: an instant, a wall-clock time, or "90m ago".
 
-use cli::values::TimeZone;
+use crate::values::TimeZone;
 use regex::Regex;
 use std::sync::LazyLock;
 

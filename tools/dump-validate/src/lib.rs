@@ -1,0 +1,3 @@
+//! dump-validate (being written).
+pub mod size;
+pub mod timing;
