@@ -1,3 +1,4 @@
 //! dump-validate (being written).
+pub mod objects;
 pub mod size;
 pub mod timing;
