@@ -244,6 +244,20 @@ impl PgCluster {
         String::from_utf8(out.stdout).unwrap().trim_end().to_owned()
     }
 
+    /// Runs a whole SQL script in `database` (psql reading stdin, stopping at the first error).
+    pub fn psql_script(&self, database: &str, script: &str) {
+        use std::io::Write as _;
+        let mut cmd = self.client("psql");
+        cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", database, "-f", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("running psql");
+        child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "psql script failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
     /// Creates a database.
     pub fn create_database(&self, name: &str) {
         self.psql("postgres", &format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\"")));

@@ -10,7 +10,7 @@ pub mod values;
 pub mod when;
 
 pub use error::{ToolError, ToolResult};
-pub use output::{read_stdin_record, write_record};
+pub use output::{read_stdin_record, write_input_failure, write_record};
 pub use report::{ColorChoice, OutputArgs, Reporter};
 
 use clap::Parser;

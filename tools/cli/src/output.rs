@@ -25,3 +25,24 @@ pub fn write_record(record: &Record) -> Result<(), ToolError> {
         Err(e) => Err(ToolError::could_not_run(format!("writing the record to stdout: {e}"))),
     }
 }
+
+/// For a tool that could not read the record on stdin: writes a new record holding only its
+/// section, failed with an `input` check that says why, so the tools after it in a pipeline
+/// stop rather than start afresh. `fill` adds the keys the section must always have.
+/// Returns the usage exit code.
+pub fn write_input_failure(
+    section_name: &str,
+    mut section: record::SectionBuilder,
+    error: &ToolError,
+    reporter: &crate::Reporter,
+    fill: impl FnOnce(&mut record::SectionBuilder),
+) -> Result<record::ExitCode, ToolError> {
+    let check = record::Check::fail("input", error.message().to_owned());
+    reporter.check(&check);
+    section.push_check(check);
+    fill(&mut section);
+    let mut out = Record::new();
+    out.put_section(section_name, &section.finish());
+    write_record(&out)?;
+    Ok(record::ExitCode::Usage)
+}

@@ -157,11 +157,12 @@ impl Record {
         self.doc.get(name).filter(|_| !TOP_LEVEL_FIELDS.contains(&name))
     }
 
-    /// Names of the sections present, in document order.
+    /// Names of the sections present, in document order. A section is an object that names
+    /// its `tool`; other unknown keys are carried along but are not sections.
     pub fn section_names(&self) -> impl Iterator<Item = &str> {
         self.doc
             .iter()
-            .filter(|(key, value)| !TOP_LEVEL_FIELDS.contains(&key.as_str()) && value.is_object())
+            .filter(|(key, value)| !TOP_LEVEL_FIELDS.contains(&key.as_str()) && is_section(value))
             .map(|(key, _)| key.as_str())
     }
 
@@ -171,7 +172,7 @@ impl Record {
     pub fn failed_sections(&self, own: &str) -> Vec<FailedSection> {
         self.doc
             .iter()
-            .filter(|(key, _)| !TOP_LEVEL_FIELDS.contains(&key.as_str()) && key.as_str() != own)
+            .filter(|(key, value)| !TOP_LEVEL_FIELDS.contains(&key.as_str()) && key.as_str() != own && is_section(value))
             .filter_map(|(key, value)| {
                 let section = value.as_object()?;
                 let ok = section.get("ok").and_then(Value::as_bool).unwrap_or(false);
@@ -222,6 +223,10 @@ impl Record {
     }
 }
 
+fn is_section(value: &Value) -> bool {
+    value.get("tool").is_some()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,7 +266,7 @@ mod tests {
     fn sections_not_plainly_ok_block_later_tools() {
         let text = r#"{"record_version":1,"schema":null,"database":null,
             "a":{"tool":"ta","ok":true},"b":{"tool":"tb","ok":false},"c":{"tool":"tc"},
-            "mine":{"tool":"me","ok":false}}"#;
+            "notes":{"by":"an operator"},"mine":{"tool":"me","ok":false}}"#;
         let record = Record::parse(text, "stdin").unwrap().unwrap();
         let failed: Vec<_> = record.failed_sections("mine").into_iter().map(|f| f.name).collect();
         assert_eq!(failed, ["b", "c"]);
