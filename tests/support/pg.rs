@@ -26,7 +26,8 @@ impl PgInstall {
     /// Finds a major version: Debian's packages under /usr/lib/postgresql, then the PyPI wheels
     /// that scripts/install-deps unpacks under $SCHEMA_RESTORE_PG_ROOT (/opt/schema-restore/pg).
     pub fn find(major: u32) -> Option<Self> {
-        let root = std::env::var_os("SCHEMA_RESTORE_PG_ROOT").unwrap_or_else(|| "/opt/schema-restore/pg".into());
+        let root = std::env::var_os("SCHEMA_RESTORE_PG_ROOT")
+            .unwrap_or_else(|| "/opt/schema-restore/pg".into());
         [
             PathBuf::from(format!("/usr/lib/postgresql/{major}/bin")),
             Path::new(&root).join(major.to_string()).join("bin"),
@@ -85,9 +86,18 @@ impl PgCluster {
     pub fn start_with(major: u32, options: &PgOptions) -> Self {
         let install = PgInstall::require(major);
         let run_as = unprivileged_user();
-        let dir = tempfile::Builder::new().prefix("pgtest-").tempdir().expect("temporary directory");
+        let dir = tempfile::Builder::new()
+            .prefix("pgtest-")
+            .tempdir()
+            .expect("temporary directory");
         let port = if options.tcp { free_port() } else { 5432 };
-        let cluster = Self { install, port, tcp: options.tcp, dir, run_as };
+        let cluster = Self {
+            install,
+            port,
+            tcp: options.tcp,
+            dir,
+            run_as,
+        };
         cluster.init(options);
         cluster.launch();
         cluster
@@ -117,15 +127,22 @@ impl PgCluster {
         let sock = self.socket_dir();
         std::fs::create_dir_all(&sock).unwrap();
         let mut initdb = self.server_command("initdb");
-        initdb
-            .arg("-D")
-            .arg(self.data_dir())
-            .args(["-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"]);
+        initdb.arg("-D").arg(self.data_dir()).args([
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+            "--no-instructions",
+        ]);
         if let Some(password) = &options.password {
             let pwfile = self.dir.path().join("pwfile");
             std::fs::write(&pwfile, password).unwrap();
             self.give_away(&pwfile);
-            initdb.arg(format!("--pwfile={}", pwfile.display())).args(["-A", "scram-sha-256"]);
+            initdb
+                .arg(format!("--pwfile={}", pwfile.display()))
+                .args(["-A", "scram-sha-256"]);
         } else {
             initdb.args(["-A", "trust"]);
         }
@@ -136,7 +153,10 @@ impl PgCluster {
         let mut conf = vec![
             format!("port = {}", self.port),
             format!("unix_socket_directories = '{}'", sock.display()),
-            format!("listen_addresses = '{}'", if self.tcp { "127.0.0.1" } else { "" }),
+            format!(
+                "listen_addresses = '{}'",
+                if self.tcp { "127.0.0.1" } else { "" }
+            ),
             "fsync = off".into(),
             "full_page_writes = off".into(),
             "synchronous_commit = off".into(),
@@ -148,10 +168,18 @@ impl PgCluster {
             let key_path = self.data_dir().join("server.key");
             std::fs::write(&cert_path, cert).unwrap();
             std::fs::write(&key_path, key).unwrap();
-            std::fs::set_permissions(&key_path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+            std::fs::set_permissions(
+                &key_path,
+                std::os::unix::fs::PermissionsExt::from_mode(0o600),
+            )
+            .unwrap();
             self.give_away(&cert_path);
             self.give_away(&key_path);
-            conf.extend(["ssl = on".into(), "ssl_cert_file = 'server.crt'".into(), "ssl_key_file = 'server.key'".into()]);
+            conf.extend([
+                "ssl = on".into(),
+                "ssl_cert_file = 'server.crt'".into(),
+                "ssl_key_file = 'server.key'".into(),
+            ]);
         }
         conf.extend(options.conf.iter().cloned());
         let conf_path = self.data_dir().join("postgresql.conf");
@@ -187,7 +215,9 @@ impl PgCluster {
     /// Stops the server (fast shutdown) without removing it; [`PgCluster::restart`] brings it back.
     pub fn stop(&self) {
         let mut stop = self.server_command("pg_ctl");
-        stop.arg("-D").arg(self.data_dir()).args(["-m", "fast", "-w", "stop"]);
+        stop.arg("-D")
+            .arg(self.data_dir())
+            .args(["-m", "fast", "-w", "stop"]);
         run_ok(&mut stop, "pg_ctl stop");
     }
 
@@ -239,7 +269,18 @@ impl PgCluster {
     /// Runs SQL in `database` with psql and returns its unaligned, tuples-only output.
     pub fn psql(&self, database: &str, sql: &str) -> String {
         let mut cmd = self.client("psql");
-        cmd.args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", database, "-c", sql]);
+        cmd.args([
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            database,
+            "-c",
+            sql,
+        ]);
         let out = run_ok(&mut cmd, "psql");
         String::from_utf8(out.stdout).unwrap().trim_end().to_owned()
     }
@@ -248,19 +289,40 @@ impl PgCluster {
     pub fn psql_script(&self, database: &str, script: &str) {
         use std::io::Write as _;
         let mut cmd = self.client("psql");
-        cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", database, "-f", "-"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
+        cmd.args([
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            database,
+            "-f",
+            "-",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
         let mut child = cmd.spawn().expect("running psql");
-        child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "psql script failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "psql script failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Creates a database.
     pub fn create_database(&self, name: &str) {
-        self.psql("postgres", &format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\"")));
+        self.psql(
+            "postgres",
+            &format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\"")),
+        );
     }
 
     /// Runs pg_dump of this cluster's version with `args` (e.g. `-Fc -f FILE DB`).
@@ -276,7 +338,9 @@ impl PgCluster {
 
     /// The server's version number, e.g. 160015.
     pub fn server_version_num(&self) -> u32 {
-        self.psql("postgres", "SHOW server_version_num").parse().unwrap()
+        self.psql("postgres", "SHOW server_version_num")
+            .parse()
+            .unwrap()
     }
 }
 
@@ -284,14 +348,18 @@ impl Drop for PgCluster {
     fn drop(&mut self) {
         // Immediate: the data is about to be deleted, nothing needs to be flushed.
         let mut stop = self.server_command("pg_ctl");
-        stop.arg("-D").arg(self.data_dir()).args(["-m", "immediate", "-w", "stop"]);
+        stop.arg("-D")
+            .arg(self.data_dir())
+            .args(["-m", "immediate", "-w", "stop"]);
         let _ = stop.output();
     }
 }
 
 /// Runs a command, failing the test with its output when it fails.
 pub fn run_ok(cmd: &mut Command, what: &str) -> Output {
-    let output = cmd.output().unwrap_or_else(|e| panic!("could not run {what} ({cmd:?}): {e}"));
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("could not run {what} ({cmd:?}): {e}"));
     assert!(
         output.status.success(),
         "{what} failed ({}):\nstdout: {}\nstderr: {}",
@@ -330,6 +398,9 @@ fn unprivileged_user() -> Option<(u32, u32)> {
 
 /// A port on 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
-

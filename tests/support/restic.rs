@@ -26,8 +26,15 @@ pub struct Backup<'a> {
 
 impl ResticRepo {
     pub fn new() -> Self {
-        let dir = tempfile::Builder::new().prefix("restictest-").tempdir().unwrap();
-        std::fs::write(dir.path().join("password"), "correct horse battery staple\n").unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("restictest-")
+            .tempdir()
+            .unwrap();
+        std::fs::write(
+            dir.path().join("password"),
+            "correct horse battery staple\n",
+        )
+        .unwrap();
         let repo = Self { dir };
         run_ok(repo.restic().args(["init"]), "restic init");
         repo
@@ -58,7 +65,11 @@ impl ResticRepo {
     /// A restic command aimed at this repository.
     pub fn restic(&self) -> Command {
         let mut cmd = Command::new("restic");
-        for key in ["RESTIC_PASSWORD", "RESTIC_PASSWORD_COMMAND", "RESTIC_REPOSITORY_FILE"] {
+        for key in [
+            "RESTIC_PASSWORD",
+            "RESTIC_PASSWORD_COMMAND",
+            "RESTIC_REPOSITORY_FILE",
+        ] {
             cmd.env_remove(key);
         }
         cmd.envs(self.env()).arg("--quiet");
@@ -84,8 +95,14 @@ impl ResticRepo {
             }
         }
         let mut cmd = self.restic();
-        cmd.env("TZ", backup.tz)
-            .args(["backup", "--json", "--time", backup.time, "--host", backup.host]);
+        cmd.env("TZ", backup.tz).args([
+            "backup",
+            "--json",
+            "--time",
+            backup.time,
+            "--host",
+            backup.host,
+        ]);
         for tag in backup.tags {
             cmd.args(["--tag", tag]);
         }

@@ -6,7 +6,8 @@ use std::sync::OnceLock;
 fn validator() -> &'static jsonschema::Validator {
     static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
     VALIDATOR.get_or_init(|| {
-        let schema: Value = serde_json::from_str(record::JSON_SCHEMA).expect("record.schema.json is JSON");
+        let schema: Value =
+            serde_json::from_str(record::JSON_SCHEMA).expect("record.schema.json is JSON");
         jsonschema::validator_for(&schema).expect("record.schema.json is a valid JSON Schema")
     })
 }
@@ -20,6 +21,10 @@ pub fn assert_valid_record(stdout: &[u8]) -> Value {
         .iter_errors(&value)
         .map(|e| format!("{} at {}", e, e.instance_path))
         .collect();
-    assert!(errors.is_empty(), "record does not match record.schema.json:\n{}\n{text}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "record does not match record.schema.json:\n{}\n{text}",
+        errors.join("\n")
+    );
     value
 }

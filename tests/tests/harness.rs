@@ -1,5 +1,5 @@
 //! The harness itself: every supported PostgreSQL starts, answers and goes away.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // in tests a panic is a failed test with a line number
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // in tests a panic is a failed test with a line number; a scenario reads top to bottom
 
 use testkit::{PgCluster, PgInstall, PgOptions};
 
@@ -11,7 +11,11 @@ fn every_supported_major_starts_answers_and_is_removed() {
         assert_eq!(num / 10000, install.major, "server of {:?}", install.bindir);
         let dir = cluster.socket_dir();
         drop(cluster);
-        assert!(!dir.exists(), "cluster directory {} left behind", dir.display());
+        assert!(
+            !dir.exists(),
+            "cluster directory {} left behind",
+            dir.display()
+        );
     }
 }
 
@@ -19,16 +23,27 @@ fn every_supported_major_starts_answers_and_is_removed() {
 fn a_cluster_listens_on_loopback_with_a_password_when_asked() {
     let cluster = PgCluster::start_with(
         16,
-        &PgOptions { tcp: true, password: Some("s3cret".into()), ..PgOptions::default() },
+        &PgOptions {
+            tcp: true,
+            password: Some("s3cret".into()),
+            ..PgOptions::default()
+        },
     );
     let mut psql = cluster.client("psql");
     psql.env("PGHOST", "127.0.0.1")
         .env("PGPASSWORD", "s3cret")
         .args(["-X", "-A", "-t", "-c", "SELECT 1"]);
     let out = psql.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut wrong = cluster.client("psql");
-    wrong.env("PGHOST", "127.0.0.1").env("PGPASSWORD", "nope").args(["-X", "-c", "SELECT 1"]);
+    wrong
+        .env("PGHOST", "127.0.0.1")
+        .env("PGPASSWORD", "nope")
+        .args(["-X", "-c", "SELECT 1"]);
     assert!(!wrong.output().unwrap().status.success());
 }
 

@@ -15,17 +15,26 @@ pub type ToolResult<T> = Result<T, ToolError>;
 impl ToolError {
     /// Bad flag value, bad input file, invalid JSON: exit 2.
     pub fn usage(message: impl Into<String>) -> Self {
-        Self { code: ExitCode::Usage, message: message.into() }
+        Self {
+            code: ExitCode::Usage,
+            message: message.into(),
+        }
     }
 
     /// Something the tool needs is out of reach (a server, a binary): exit 4.
     pub fn could_not_run(message: impl Into<String>) -> Self {
-        Self { code: ExitCode::CouldNotRun, message: message.into() }
+        Self {
+            code: ExitCode::CouldNotRun,
+            message: message.into(),
+        }
     }
 
     /// The action failed (and was rolled back): exit 1.
     pub fn failed(message: impl Into<String>) -> Self {
-        Self { code: ExitCode::CheckFailed, message: message.into() }
+        Self {
+            code: ExitCode::CheckFailed,
+            message: message.into(),
+        }
     }
 
     pub fn code(&self) -> ExitCode {
@@ -39,7 +48,10 @@ impl ToolError {
     /// Puts context in front: `reading 'x.json': <message>`.
     #[must_use]
     pub fn context(self, context: impl fmt::Display) -> Self {
-        Self { code: self.code, message: format!("{context}: {}", self.message) }
+        Self {
+            code: self.code,
+            message: format!("{context}: {}", self.message),
+        }
     }
 }
 

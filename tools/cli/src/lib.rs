@@ -20,7 +20,10 @@ use record::ExitCode;
 ///
 /// A usage error prints one line and `Try '<tool> --help'`, and exits 2. An error returned by
 /// `run` prints `<tool>: <message>` and exits with the error's code. Libraries never exit.
-pub fn main<A: Parser>(tool: &str, run: impl FnOnce(&A) -> ToolResult<ExitCode>) -> std::process::ExitCode {
+pub fn main<A: Parser>(
+    tool: &str,
+    run: impl FnOnce(&A) -> ToolResult<ExitCode>,
+) -> std::process::ExitCode {
     let args = match A::try_parse() {
         Ok(args) => args,
         Err(error) => return usage_error(tool, &error),

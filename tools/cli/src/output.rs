@@ -22,7 +22,9 @@ pub fn write_record(record: &Record) -> Result<(), ToolError> {
     match record.write_to(&mut lock).and_then(|()| lock.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(ToolError::could_not_run(format!("writing the record to stdout: {e}"))),
+        Err(e) => Err(ToolError::could_not_run(format!(
+            "writing the record to stdout: {e}"
+        ))),
     }
 }
 

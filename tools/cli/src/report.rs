@@ -35,7 +35,9 @@ impl OutputArgs {
             ColorChoice::Never => false,
             ColorChoice::Auto => !no_color && std::io::stderr().is_terminal(),
         };
-        Reporter::new(self.quiet, color)
+        let mut reporter = Reporter::new(self.quiet, color);
+        reporter.progress = !self.quiet && std::io::stderr().is_terminal();
+        reporter
     }
 }
 
@@ -44,6 +46,8 @@ impl OutputArgs {
 pub struct Reporter {
     quiet: bool,
     color: bool,
+    /// Progress is drawn only on a terminal, and never with --quiet.
+    progress: bool,
     failed: Cell<bool>,
 }
 
@@ -58,7 +62,26 @@ enum Level {
 
 impl Reporter {
     pub fn new(quiet: bool, color: bool) -> Self {
-        Self { quiet, color, failed: Cell::new(false) }
+        Self {
+            quiet,
+            color,
+            progress: false,
+            failed: Cell::new(false),
+        }
+    }
+
+    /// A spinner with elapsed time for work whose size is not known in advance; a hidden one
+    /// when stderr is not a terminal. Call `finish_and_clear` when done.
+    pub fn spinner(&self, message: impl Into<String>) -> indicatif::ProgressBar {
+        if !self.progress {
+            return indicatif::ProgressBar::hidden();
+        }
+        let bar = indicatif::ProgressBar::new_spinner().with_message(message.into());
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
     }
 
     pub fn info(&self, message: impl AsRef<str>) {
@@ -107,7 +130,11 @@ impl Reporter {
             Level::Skip => ("[SKIP ]", anstyle::AnsiColor::BrightBlack.on_default()),
         };
         let line = if self.color {
-            format!("{}{tag}{} {message}\n", style.render(), style.render_reset())
+            format!(
+                "{}{tag}{} {message}\n",
+                style.render(),
+                style.render_reset()
+            )
         } else {
             format!("{tag} {message}\n")
         };

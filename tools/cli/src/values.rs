@@ -41,7 +41,9 @@ impl FromStr for Duration {
             .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
             .map_err(|_| bad())?;
         if duration.is_negative() {
-            return Err(format!("'{s}' is negative: a duration here is a length of time"));
+            return Err(format!(
+                "'{s}' is negative: a duration here is a length of time"
+            ));
         }
         Ok(Self(duration))
     }
@@ -56,7 +58,12 @@ impl fmt::Display for Duration {
 /// `1h35m`, `3d2h`, `45s`: a duration the way people write it, to the second.
 pub fn human_duration(duration: jiff::SignedDuration) -> String {
     let total = duration.as_secs().unsigned_abs();
-    let (days, hours, minutes, seconds) = (total / 86_400, total % 86_400 / 3600, total % 3600 / 60, total % 60);
+    let (days, hours, minutes, seconds) = (
+        total / 86_400,
+        total % 86_400 / 3600,
+        total % 3600 / 60,
+        total % 60,
+    );
     let mut out = String::new();
     if duration.is_negative() {
         out.push('-');
@@ -85,7 +92,10 @@ impl FromStr for TimeZone {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let name = s.trim();
         if let Some(offset) = parse_offset(name) {
-            return Ok(Self { name: name.to_owned(), zone: jiff::tz::TimeZone::fixed(offset) });
+            return Ok(Self {
+                name: name.to_owned(),
+                zone: jiff::tz::TimeZone::fixed(offset),
+            });
         }
         jiff::tz::TimeZone::get(name)
             .map(|zone| Self { name: name.to_owned(), zone })
@@ -105,7 +115,11 @@ fn parse_offset(s: &str) -> Option<jiff::tz::Offset> {
         return None;
     }
     let hours: i32 = digits[..2].parse().ok()?;
-    let minutes: i32 = if digits.len() == 4 { digits[2..].parse().ok()? } else { 0 };
+    let minutes: i32 = if digits.len() == 4 {
+        digits[2..].parse().ok()?
+    } else {
+        0
+    };
     if hours > 25 || minutes > 59 {
         return None;
     }
@@ -131,7 +145,12 @@ mod tests {
         assert_eq!("1KiB".parse::<ByteSize>().unwrap().0, 1024);
         assert_eq!("500 KiB".parse::<ByteSize>().unwrap().0, 512_000);
         assert_eq!("5MiB".parse::<ByteSize>().unwrap().0, 5 * 1024 * 1024);
-        assert!("five".parse::<ByteSize>().unwrap_err().contains("not a size"));
+        assert!(
+            "five"
+                .parse::<ByteSize>()
+                .unwrap_err()
+                .contains("not a size")
+        );
         assert_eq!(ByteSize(1536).to_string(), "1.5 KiB");
     }
 
@@ -144,8 +163,16 @@ mod tests {
         assert_eq!(d("7d"), 7 * 86_400);
         assert_eq!(d("2 days"), 2 * 86_400);
         assert!("soon".parse::<Duration>().is_err());
-        assert!("1h ago".parse::<Duration>().unwrap_err().contains("negative"));
-        assert_eq!(human_duration(jiff::SignedDuration::from_secs(5700)), "1h35m");
+        assert!(
+            "1h ago"
+                .parse::<Duration>()
+                .unwrap_err()
+                .contains("negative")
+        );
+        assert_eq!(
+            human_duration(jiff::SignedDuration::from_secs(5700)),
+            "1h35m"
+        );
         assert_eq!(human_duration(jiff::SignedDuration::from_secs(0)), "0s");
     }
 
@@ -154,6 +181,11 @@ mod tests {
         assert!("Europe/Paris".parse::<TimeZone>().is_ok());
         assert!("UTC".parse::<TimeZone>().is_ok());
         assert!("+02:00".parse::<TimeZone>().is_ok());
-        assert!("Mars/Olympus".parse::<TimeZone>().unwrap_err().contains("not a time zone"));
+        assert!(
+            "Mars/Olympus"
+                .parse::<TimeZone>()
+                .unwrap_err()
+                .contains("not a time zone")
+        );
     }
 }

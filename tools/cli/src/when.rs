@@ -28,18 +28,34 @@ pub fn parse_before(text: &str, tz: &TimeZone, now: jiff::Timestamp) -> Result<B
     let given = text.trim().to_owned();
     let bad = |why: &str| format!("--before '{given}' {why}: {FORMS}");
     if given.eq_ignore_ascii_case("now") {
-        return Ok(Before { instant: now, given, zone: None, ambiguity: None });
+        return Ok(Before {
+            instant: now,
+            given,
+            zone: None,
+            ambiguity: None,
+        });
     }
     if given.to_ascii_lowercase().ends_with("ago") {
-        let span: jiff::Span = given.parse().map_err(|_| bad("is not a relative time I can read"))?;
+        let span: jiff::Span = given
+            .parse()
+            .map_err(|_| bad("is not a relative time I can read"))?;
         let duration = span
             .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
             .map_err(|_| bad("uses months or years, which have no fixed length"))?;
-        let instant = now.checked_add(duration).map_err(|_| bad("is out of range"))?;
-        return Ok(Before { instant, given, zone: None, ambiguity: None });
+        let instant = now
+            .checked_add(duration)
+            .map_err(|_| bad("is out of range"))?;
+        return Ok(Before {
+            instant,
+            given,
+            zone: None,
+            ambiguity: None,
+        });
     }
     if WALL_CLOCK.is_match(&given) {
-        let civil: jiff::civil::DateTime = given.parse().map_err(|_| bad("is not a valid date and time"))?;
+        let civil: jiff::civil::DateTime = given
+            .parse()
+            .map_err(|_| bad("is not a valid date and time"))?;
         let ambiguous = tz.zone.to_ambiguous_zoned(civil);
         let ambiguity = match ambiguous.offset() {
             jiff::tz::AmbiguousOffset::Unambiguous { .. } => None,
@@ -53,16 +69,23 @@ pub fn parse_before(text: &str, tz: &TimeZone, now: jiff::Timestamp) -> Result<B
         let ambiguity = ambiguity.map(|what| {
             format!(
                 "{given} {what} {} (a daylight-saving change); taking the earlier reading, {}",
-                tz.name,
-                instant
+                tz.name, instant
             )
         });
-        return Ok(Before { instant, given, zone: Some(tz.name.clone()), ambiguity });
+        return Ok(Before {
+            instant,
+            given,
+            zone: Some(tz.name.clone()),
+            ambiguity,
+        });
     }
-    let instant: jiff::Timestamp = given
-        .parse()
-        .map_err(|_| bad("is not a time I can read"))?;
-    Ok(Before { instant, given, zone: None, ambiguity: None })
+    let instant: jiff::Timestamp = given.parse().map_err(|_| bad("is not a time I can read"))?;
+    Ok(Before {
+        instant,
+        given,
+        zone: None,
+        ambiguity: None,
+    })
 }
 
 #[cfg(test)]
@@ -120,12 +143,23 @@ mod tests {
         assert_eq!(b.instant.to_string(), "2026-05-05T10:30:00Z");
         let b = parse_before("2 days ago", &zone("UTC"), now()).unwrap();
         assert_eq!(b.instant.to_string(), "2026-05-03T12:00:00Z");
-        assert_eq!(parse_before("now", &zone("UTC"), now()).unwrap().instant, now());
+        assert_eq!(
+            parse_before("now", &zone("UTC"), now()).unwrap().instant,
+            now()
+        );
     }
 
     #[test]
     fn odd_times_are_refused_with_the_forms() {
-        for text in ["yesterday", "2026-05-05", "13:40", "2026-13-05 10:00", "2026-05-05 25:00", "soon ago", "3 months ago"] {
+        for text in [
+            "yesterday",
+            "2026-05-05",
+            "13:40",
+            "2026-13-05 10:00",
+            "2026-05-05 25:00",
+            "soon ago",
+            "3 months ago",
+        ] {
             let err = parse_before(text, &zone("UTC"), now()).unwrap_err();
             assert!(err.contains("--before"), "{text}: {err}");
             assert!(err.contains("RFC 3339"), "{text}: {err}");

@@ -30,7 +30,12 @@ impl Obj {
 /// Kinds that only annotate another object; they never make a dependency worth reporting.
 const ANNOTATIONS: [&str; 3] = ["ACL", "COMMENT", "SECURITY LABEL"];
 /// Entries that set the session up rather than create anything.
-const SESSION: [&str; 4] = ["ENCODING", "STDSTRINGS", "SEARCHPATH", "DATABASE PROPERTIES"];
+const SESSION: [&str; 4] = [
+    "ENCODING",
+    "STDSTRINGS",
+    "SEARCHPATH",
+    "DATABASE PROPERTIES",
+];
 
 /// Whether the entry is one of the schema's objects: in it, the schema itself, or the
 /// comment, grants and security labels on the schema itself (those have no namespace).
@@ -46,7 +51,8 @@ pub fn belongs_to(obj: &Obj, schema: &str) -> bool {
     }
     if ANNOTATIONS.contains(&obj.kind.as_str()) {
         // pg_dump quotes the name in the tag when it needs quoting: SCHEMA "my schema".
-        return obj.name == format!("SCHEMA {schema}") || obj.name == format!("SCHEMA {}", quote_ident(schema));
+        return obj.name == format!("SCHEMA {schema}")
+            || obj.name == format!("SCHEMA {}", quote_ident(schema));
     }
     false
 }
@@ -88,7 +94,9 @@ pub fn analyse(objs: &[Obj], schemas: &[String]) -> Analysis {
             continue;
         }
         for dep in &obj.deps {
-            let Some(&target) = by_id.get(dep) else { continue };
+            let Some(&target) = by_id.get(dep) else {
+                continue;
+            };
             let target_obj = &objs[target];
             if SESSION.contains(&target_obj.kind.as_str()) {
                 continue;
@@ -105,7 +113,12 @@ pub fn analyse(objs: &[Obj], schemas: &[String]) -> Analysis {
 
 /// Pairs as JSON: `{"from": {...}, "to": {...}}`.
 pub fn pairs_value(objs: &[Obj], pairs: &[(usize, usize)]) -> Value {
-    Value::Array(pairs.iter().map(|&(a, b)| json!({ "from": objs[a].label(), "to": objs[b].label() })).collect())
+    Value::Array(
+        pairs
+            .iter()
+            .map(|&(a, b)| json!({ "from": objs[a].label(), "to": objs[b].label() }))
+            .collect(),
+    )
 }
 
 /// SQL tokens as far as role names need: identifiers (quoted ones keep their case), and the
@@ -195,7 +208,11 @@ pub fn roles_in_acl(sql: &str) -> BTreeSet<String> {
             match token {
                 Token::Punct('(') => depth += 1,
                 Token::Punct(')') => depth -= 1,
-                Token::Word(w) if depth == 0 && ((is_grant && !is_revoke && w == "to") || (is_revoke && w == "from")) => {
+                Token::Word(w)
+                    if depth == 0
+                        && ((is_grant && !is_revoke && w == "to")
+                            || (is_revoke && w == "from")) =>
+                {
                     grantees_from = Some(i + 1);
                 }
                 _ => {}
@@ -226,7 +243,14 @@ pub fn roles_in_acl(sql: &str) -> BTreeSet<String> {
 mod tests {
     use super::*;
 
-    fn obj(id: u32, kind: &str, schema: Option<&str>, name: &str, owner: Option<&str>, deps: &[u32]) -> Obj {
+    fn obj(
+        id: u32,
+        kind: &str,
+        schema: Option<&str>,
+        name: &str,
+        owner: Option<&str>,
+        deps: &[u32],
+    ) -> Obj {
         Obj {
             id,
             kind: kind.into(),
@@ -260,11 +284,32 @@ mod tests {
             obj(2, "COMMENT", None, "SCHEMA trading", Some("gordon"), &[1]),
             obj(3, "ACL", None, "SCHEMA \"my schema\"", Some("gordon"), &[]),
             obj(4, "TABLE", Some("trading"), "orders", Some("trader"), &[1]),
-            obj(5, "TABLE", Some("market_data"), "candles", Some("gordon"), &[]),
-            obj(6, "FK CONSTRAINT", Some("trading"), "orders orders_candle_fkey", Some("trader"), &[4, 5]),
+            obj(
+                5,
+                "TABLE",
+                Some("market_data"),
+                "candles",
+                Some("gordon"),
+                &[],
+            ),
+            obj(
+                6,
+                "FK CONSTRAINT",
+                Some("trading"),
+                "orders orders_candle_fkey",
+                Some("trader"),
+                &[4, 5],
+            ),
             obj(7, "VIEW", Some("reports"), "daily", Some("analyst"), &[4]),
             obj(8, "ENCODING", None, "ENCODING", None, &[]),
-            obj(9, "ACL", Some("trading"), "TABLE orders", Some("trader"), &[4]),
+            obj(
+                9,
+                "ACL",
+                Some("trading"),
+                "TABLE orders",
+                Some("trader"),
+                &[4],
+            ),
         ];
         let mut objs = objs.to_vec();
         objs[8].defn = Some("GRANT SELECT ON TABLE trading.orders TO readers;\n".into());
@@ -272,10 +317,21 @@ mod tests {
         let ids: Vec<u32> = a.members.iter().map(|&i| objs[i].id).collect();
         assert_eq!(ids, [1, 2, 4, 6, 9]);
         assert!(belongs_to(&objs[2], "my schema"));
-        assert_eq!(a.roles.iter().cloned().collect::<Vec<_>>(), ["gordon", "readers", "trader"]);
-        let out: Vec<(u32, u32)> = a.depends_on_outside.iter().map(|&(x, y)| (objs[x].id, objs[y].id)).collect();
+        assert_eq!(
+            a.roles.iter().cloned().collect::<Vec<_>>(),
+            ["gordon", "readers", "trader"]
+        );
+        let out: Vec<(u32, u32)> = a
+            .depends_on_outside
+            .iter()
+            .map(|&(x, y)| (objs[x].id, objs[y].id))
+            .collect();
         assert_eq!(out, [(6, 5)]);
-        let back: Vec<(u32, u32)> = a.depended_on_by_outside.iter().map(|&(x, y)| (objs[x].id, objs[y].id)).collect();
+        let back: Vec<(u32, u32)> = a
+            .depended_on_by_outside
+            .iter()
+            .map(|&(x, y)| (objs[x].id, objs[y].id))
+            .collect();
         assert_eq!(back, [(7, 4)]);
     }
 }

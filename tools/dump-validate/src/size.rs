@@ -19,7 +19,9 @@ impl FromStr for SizeRange {
         let min: ByteSize = min.parse().map_err(|_| bad())?;
         let max: ByteSize = max.parse().map_err(|_| bad())?;
         if min > max {
-            return Err(format!("'{s}' is an empty range: the first size must not exceed the second"));
+            return Err(format!(
+                "'{s}' is an empty range: the first size must not exceed the second"
+            ));
         }
         Ok(Self { min, max })
     }
@@ -31,19 +33,30 @@ pub fn size_checks(size: u64, min_size: ByteSize, expected: Option<SizeRange>) -
     let mut checks = vec![if size < min_size.0 {
         Check::fail(
             "min_size",
-            format!("the dump is {shown}, under --min-size {min_size}: an empty or failed dump; pick another snapshot"),
+            format!(
+                "the dump is {shown}, under --min-size {min_size}: an empty or failed dump; pick another snapshot"
+            ),
         )
     } else {
-        Check::ok("min_size", format!("the dump is {shown}, at least {min_size}"))
+        Check::ok(
+            "min_size",
+            format!("the dump is {shown}, at least {min_size}"),
+        )
     }];
     if let Some(range) = expected {
         checks.push(if size < range.min.0 || size > range.max.0 {
             Check::warn(
                 "expected_size",
-                format!("the dump is {shown}, outside the usual {}..{}: look at why before trusting it", range.min, range.max),
+                format!(
+                    "the dump is {shown}, outside the usual {}..{}: look at why before trusting it",
+                    range.min, range.max
+                ),
             )
         } else {
-            Check::ok("expected_size", format!("the dump is {shown}, within {}..{}", range.min, range.max))
+            Check::ok(
+                "expected_size",
+                format!("the dump is {shown}, within {}..{}", range.min, range.max),
+            )
         });
     }
     checks
@@ -59,7 +72,12 @@ mod tests {
         let r: SizeRange = "500KiB..5MiB".parse().unwrap();
         assert_eq!(r.min.0, 512_000);
         assert_eq!(r.max.0, 5 * 1024 * 1024);
-        assert!("5MiB..500KiB".parse::<SizeRange>().unwrap_err().contains("empty range"));
+        assert!(
+            "5MiB..500KiB"
+                .parse::<SizeRange>()
+                .unwrap_err()
+                .contains("empty range")
+        );
         assert!("5MiB".parse::<SizeRange>().is_err());
         assert!("a..b".parse::<SizeRange>().is_err());
     }
@@ -67,7 +85,12 @@ mod tests {
     #[test]
     fn small_fails_unusual_warns() {
         let range = Some("500KiB..5MiB".parse().unwrap());
-        let st = |size| size_checks(size, ByteSize(1024), range).iter().map(|c| c.status).collect::<Vec<_>>();
+        let st = |size| {
+            size_checks(size, ByteSize(1024), range)
+                .iter()
+                .map(|c| c.status)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(st(100), [Status::Fail, Status::Warn]);
         assert_eq!(st(2048), [Status::Ok, Status::Warn]);
         assert_eq!(st(1_474_832), [Status::Ok, Status::Ok]);

@@ -32,7 +32,9 @@ impl ExitCode {
         match self {
             Self::Success => "all checks ok (warnings allowed)",
             Self::CheckFailed => "a check failed, or the action failed and was rolled back",
-            Self::Usage => "usage or input error (bad flag, unreadable or invalid JSON, unknown record version)",
+            Self::Usage => {
+                "usage or input error (bad flag, unreadable or invalid JSON, unknown record version)"
+            }
             Self::UpstreamFailed => "an earlier section of the record failed; nothing was done",
             Self::CouldNotRun => "could not run (e.g. Postgres or restic unreachable)",
         }

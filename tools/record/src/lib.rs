@@ -55,12 +55,20 @@ const TOP_LEVEL_FIELDS: [&str; 3] = ["record_version", "schema", "database"];
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
     #[error("reading the record from {source_name}: {error}")]
-    Io { source_name: String, error: std::io::Error },
+    Io {
+        source_name: String,
+        error: std::io::Error,
+    },
     #[error("the record on {source_name} is not valid JSON: {error}")]
-    Json { source_name: String, error: serde_json::Error },
+    Json {
+        source_name: String,
+        error: serde_json::Error,
+    },
     #[error("the record on {source_name} is not a JSON object")]
     NotAnObject { source_name: String },
-    #[error("the record on {source_name} has no record_version: is it the output of a schema-restore tool?")]
+    #[error(
+        "the record on {source_name} has no record_version: is it the output of a schema-restore tool?"
+    )]
     MissingVersion { source_name: String },
     #[error(
         "the record on {source_name} has record_version {found}, this tool reads version {RECORD_VERSION}: use tools of the same release"
@@ -99,12 +107,17 @@ impl Record {
 
     /// Reads a record. Empty input (only white space) is no record at all: `Ok(None)`.
     /// `source_name` names the input in errors, e.g. `stdin` or `'run.json'`.
-    pub fn read_from(mut reader: impl Read, source_name: &str) -> Result<Option<Self>, RecordError> {
+    pub fn read_from(
+        mut reader: impl Read,
+        source_name: &str,
+    ) -> Result<Option<Self>, RecordError> {
         let mut text = String::new();
-        reader.read_to_string(&mut text).map_err(|error| RecordError::Io {
-            source_name: source_name.to_owned(),
-            error,
-        })?;
+        reader
+            .read_to_string(&mut text)
+            .map_err(|error| RecordError::Io {
+                source_name: source_name.to_owned(),
+                error,
+            })?;
         Self::parse(&text, source_name)
     }
 
@@ -154,7 +167,9 @@ impl Record {
 
     /// A section as JSON, whoever wrote it.
     pub fn section(&self, name: &str) -> Option<&Value> {
-        self.doc.get(name).filter(|_| !TOP_LEVEL_FIELDS.contains(&name))
+        self.doc
+            .get(name)
+            .filter(|_| !TOP_LEVEL_FIELDS.contains(&name))
     }
 
     /// Names of the sections present, in document order. A section is an object that names
@@ -172,7 +187,11 @@ impl Record {
     pub fn failed_sections(&self, own: &str) -> Vec<FailedSection> {
         self.doc
             .iter()
-            .filter(|(key, value)| !TOP_LEVEL_FIELDS.contains(&key.as_str()) && key.as_str() != own && is_section(value))
+            .filter(|(key, value)| {
+                !TOP_LEVEL_FIELDS.contains(&key.as_str())
+                    && key.as_str() != own
+                    && is_section(value)
+            })
             .filter_map(|(key, value)| {
                 let section = value.as_object()?;
                 let ok = section.get("ok").and_then(Value::as_bool).unwrap_or(false);
@@ -196,7 +215,10 @@ impl Record {
         if failed.is_empty() {
             return true;
         }
-        let names: Vec<String> = failed.iter().map(|f| format!("{} ({})", f.name, f.tool)).collect();
+        let names: Vec<String> = failed
+            .iter()
+            .map(|f| format!("{} ({})", f.name, f.tool))
+            .collect();
         section.push_check(Check::skip(
             "upstream",
             format!("nothing done: earlier section {} failed", names.join(", ")),
@@ -244,7 +266,10 @@ mod tests {
         record.write_to(&mut out).unwrap();
         let round: Value = serde_json::from_slice(&out).unwrap();
         let keys: Vec<_> = round.as_object().unwrap().keys().cloned().collect();
-        assert_eq!(keys, ["record_version", "zeta", "schema", "database", "alpha"]);
+        assert_eq!(
+            keys,
+            ["record_version", "zeta", "schema", "database", "alpha"]
+        );
         assert_eq!(round["zeta"]["x"], serde_json::json!([1, 2]));
     }
 
@@ -268,25 +293,39 @@ mod tests {
             "a":{"tool":"ta","ok":true},"b":{"tool":"tb","ok":false},"c":{"tool":"tc"},
             "notes":{"by":"an operator"},"mine":{"tool":"me","ok":false}}"#;
         let record = Record::parse(text, "stdin").unwrap().unwrap();
-        let failed: Vec<_> = record.failed_sections("mine").into_iter().map(|f| f.name).collect();
+        let failed: Vec<_> = record
+            .failed_sections("mine")
+            .into_iter()
+            .map(|f| f.name)
+            .collect();
         assert_eq!(failed, ["b", "c"]);
     }
 
     #[test]
     fn the_gate_stops_a_tool_after_a_failed_section() {
         let mut record = Record::new();
-        let failed = Section::builder("dump-validate", "0.1.0").check(Check::fail("magic", "not a dump")).finish();
+        let failed = Section::builder("dump-validate", "0.1.0")
+            .check(Check::fail("magic", "not a dump"))
+            .finish();
         record.put_section("dump", &failed);
         let mut mine = Section::builder("schema-swap", "0.1.0");
         assert!(!record.gate("swap", &mut mine));
         let mine = mine.finish();
         assert_eq!(mine.exit_code(), ExitCode::UpstreamFailed);
-        assert!(!mine.ok(), "a skipped section is not ok, so later tools stop too");
+        assert!(
+            !mine.ok(),
+            "a skipped section is not ok, so later tools stop too"
+        );
         assert_eq!(mine.checks()[0].status, Status::Skip);
         assert!(mine.checks()[0].detail.contains("dump (dump-validate)"));
 
         let mut clean = Record::new();
-        clean.put_section("dump", &Section::builder("dump-validate", "0.1.0").check(Check::ok("magic", "")).finish());
+        clean.put_section(
+            "dump",
+            &Section::builder("dump-validate", "0.1.0")
+                .check(Check::ok("magic", ""))
+                .finish(),
+        );
         let mut mine = Section::builder("schema-swap", "0.1.0");
         assert!(clean.gate("swap", &mut mine));
         assert_eq!(mine.finish().exit_code(), ExitCode::Success);
@@ -324,7 +363,10 @@ mod tests {
             .data("id", Value::from("abc"))
             .finish();
         record.put_section("example", &section);
-        let errors: Vec<_> = validator.iter_errors(&record.as_value()).map(|e| e.to_string()).collect();
+        let errors: Vec<_> = validator
+            .iter_errors(&record.as_value())
+            .map(|e| e.to_string())
+            .collect();
         assert!(errors.is_empty(), "{errors:?}");
 
         let mut bad = record.as_value();

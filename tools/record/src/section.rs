@@ -90,7 +90,9 @@ impl Section {
 
     /// True when no check failed and the tool did its work.
     pub fn ok(&self) -> bool {
-        !self.upstream_failed && !self.could_not_run && !self.checks.iter().any(|c| c.status == Status::Fail)
+        !self.upstream_failed
+            && !self.could_not_run
+            && !self.checks.iter().any(|c| c.status == Status::Fail)
     }
 
     pub fn checks(&self) -> &[Check] {
@@ -118,7 +120,10 @@ impl Section {
         out.insert("version".into(), Value::from(self.version.clone()));
         out.insert("ok".into(), Value::from(self.ok()));
         // Millisecond precision in UTC, e.g. 2026-05-05T13:41:02.120Z.
-        let started_at = self.started_at.round(jiff::Unit::Millisecond).unwrap_or(self.started_at);
+        let started_at = self
+            .started_at
+            .round(jiff::Unit::Millisecond)
+            .unwrap_or(self.started_at);
         out.insert("started_at".into(), Value::from(started_at.to_string()));
         out.insert("elapsed_ms".into(), Value::from(self.elapsed_ms));
         out.insert(
@@ -169,7 +174,15 @@ impl SectionBuilder {
 
     pub fn insert_data(&mut self, key: &str, value: Value) {
         debug_assert!(
-            !["tool", "version", "ok", "started_at", "elapsed_ms", "checks"].contains(&key),
+            ![
+                "tool",
+                "version",
+                "ok",
+                "started_at",
+                "elapsed_ms",
+                "checks"
+            ]
+            .contains(&key),
             "{key} is a common section field"
         );
         self.data.insert(key.to_owned(), value);
@@ -207,10 +220,16 @@ mod tests {
 
     #[test]
     fn warnings_pass_failures_fail() {
-        let s = Section::builder("t", "1").check(Check::ok("a", "")).check(Check::warn("b", "")).finish();
+        let s = Section::builder("t", "1")
+            .check(Check::ok("a", ""))
+            .check(Check::warn("b", ""))
+            .finish();
         assert!(s.ok());
         assert_eq!(s.exit_code(), ExitCode::Success);
-        let s = Section::builder("t", "1").check(Check::fail("a", "")).check(Check::skip("b", "")).finish();
+        let s = Section::builder("t", "1")
+            .check(Check::fail("a", ""))
+            .check(Check::skip("b", ""))
+            .finish();
         assert!(!s.ok());
         assert_eq!(s.exit_code(), ExitCode::CheckFailed);
     }
@@ -230,9 +249,23 @@ mod tests {
 
     #[test]
     fn common_fields_come_first_and_started_at_is_utc() {
-        let v = Section::builder("t", "1").data("x", Value::from(1)).finish().to_value();
+        let v = Section::builder("t", "1")
+            .data("x", Value::from(1))
+            .finish()
+            .to_value();
         let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
-        assert_eq!(keys, ["tool", "version", "ok", "started_at", "elapsed_ms", "checks", "x"]);
+        assert_eq!(
+            keys,
+            [
+                "tool",
+                "version",
+                "ok",
+                "started_at",
+                "elapsed_ms",
+                "checks",
+                "x"
+            ]
+        );
         assert!(v["started_at"].as_str().unwrap().ends_with('Z'));
     }
 }

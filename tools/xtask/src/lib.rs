@@ -9,12 +9,20 @@ use std::path::{Path, PathBuf};
 
 /// Every tool, by binary name, with its clap definition.
 pub fn tools() -> Vec<clap::Command> {
-    vec![snapshot_pick::Args::command()]
+    vec![
+        snapshot_pick::Args::command(),
+        dump_validate::Args::command(),
+        pg_preflight::Args::command(),
+        rowcount_report::Args::command(),
+    ]
 }
 
 /// `man/` at the root of the workspace.
 pub fn man_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().and_then(Path::parent).map_or_else(|| PathBuf::from("man"), |root| root.join("man"))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .and_then(Path::parent)
+        .map_or_else(|| PathBuf::from("man"), |root| root.join("man"))
 }
 
 /// Writes `<tool>.1` and `completions/<tool>.{bash,zsh,fish}` for every tool under `out`.
@@ -29,7 +37,11 @@ pub fn generate(out: &Path) -> io::Result<usize> {
         clap_mangen::Man::new(command.clone()).render(&mut page)?;
         std::fs::write(out.join(format!("{name}.1")), page)?;
         written += 1;
-        for (shell, ext) in [(Shell::Bash, "bash"), (Shell::Zsh, "zsh"), (Shell::Fish, "fish")] {
+        for (shell, ext) in [
+            (Shell::Bash, "bash"),
+            (Shell::Zsh, "zsh"),
+            (Shell::Fish, "fish"),
+        ] {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut command, name.clone(), &mut script);
             std::fs::write(completions.join(format!("{name}.{ext}")), script)?;
@@ -53,7 +65,10 @@ mod tests {
                 if path.is_dir() {
                     stack.push(path);
                 } else {
-                    files.push((path.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&path).unwrap()));
+                    files.push((
+                        path.strip_prefix(dir).unwrap().to_path_buf(),
+                        std::fs::read(&path).unwrap(),
+                    ));
                 }
             }
         }
@@ -67,11 +82,23 @@ mod tests {
         generate(fresh.path()).unwrap();
         let committed = man_dir();
         let want = snapshot(fresh.path());
-        let have = if committed.is_dir() { snapshot(&committed) } else { Vec::new() };
+        let have = if committed.is_dir() {
+            snapshot(&committed)
+        } else {
+            Vec::new()
+        };
         let names = |v: &[(PathBuf, Vec<u8>)]| v.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>();
-        assert_eq!(names(&have), names(&want), "man/ has other files than the tools make: run 'cargo xtask man'");
+        assert_eq!(
+            names(&have),
+            names(&want),
+            "man/ has other files than the tools make: run 'cargo xtask man'"
+        );
         for ((path, have), (_, want)) in have.iter().zip(&want) {
-            assert!(have == want, "man/{} is stale: run 'cargo xtask man' and commit man/", path.display());
+            assert!(
+                have == want,
+                "man/{} is stale: run 'cargo xtask man' and commit man/",
+                path.display()
+            );
         }
     }
 
@@ -79,9 +106,15 @@ mod tests {
     fn every_man_page_documents_the_exit_codes() {
         for command in tools() {
             let mut page = Vec::new();
-            clap_mangen::Man::new(command.clone()).render(&mut page).unwrap();
+            clap_mangen::Man::new(command.clone())
+                .render(&mut page)
+                .unwrap();
             let page = String::from_utf8(page).unwrap();
-            assert!(page.contains("Exit codes"), "{} man page lacks exit codes", command.get_name());
+            assert!(
+                page.contains("Exit codes"),
+                "{} man page lacks exit codes",
+                command.get_name()
+            );
         }
     }
 }

@@ -6,7 +6,9 @@ fn main() -> std::process::ExitCode {
         eprintln!("usage: cargo xtask man [DIR]   (regenerates man pages and completions)");
         return std::process::ExitCode::from(2);
     }
-    let out = args.get(1).map_or_else(xtask::man_dir, std::path::PathBuf::from);
+    let out = args
+        .get(1)
+        .map_or_else(xtask::man_dir, std::path::PathBuf::from);
     match xtask::generate(&out) {
         Ok(written) => {
             eprintln!("[ OK ] wrote {written} files under {}", out.display());

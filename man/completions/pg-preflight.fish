@@ -1,0 +1,14 @@
+complete -c pg-preflight -l schema -d 'The schema to be restored; default the record\'s schema' -r
+complete -c pg-preflight -l database -d 'The target database; default the record\'s database, else the connection\'s (--dsn, PGDATABASE)' -r
+complete -c pg-preflight -l role -d 'A role the restored objects need (repeatable); default the dump section\'s roles' -r
+complete -c pg-preflight -l wait -d 'How long to keep retrying a server that is not accepting connections yet, e.g. 30s' -r
+complete -c pg-preflight -l maintenance-db -d 'The database to connect to for checking and creating the target' -r
+complete -c pg-preflight -l pg-bindir -d 'Look for pg_restore only in this directory (repeatable); default PATH, /usr/lib/postgresql/*/bin and /opt/schema-restore/pg/*/bin' -r -F
+complete -c pg-preflight -l dsn -d 'Connection string: key=value pairs or a postgresql:// URI [default: PG* variables]' -r
+complete -c pg-preflight -l color -d 'Colour the stderr messages' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
+always\t''
+never\t''"
+complete -c pg-preflight -l create-database -d 'Create the target database when it does not exist (the only write this tool does)'
+complete -c pg-preflight -s q -l quiet -d 'Print only failures on stderr'
+complete -c pg-preflight -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pg-preflight -s V -l version -d 'Print version'

@@ -1,0 +1,48 @@
+#compdef pg-preflight
+
+autoload -U is-at-least
+
+_pg-preflight() {
+    typeset -A opt_args
+    typeset -a _arguments_options
+    local ret=1
+
+    if is-at-least 5.2; then
+        _arguments_options=(-s -S -C)
+    else
+        _arguments_options=(-s -C)
+    fi
+
+    local context curcontext="$curcontext" state line
+    _arguments "${_arguments_options[@]}" : \
+'--schema=[The schema to be restored; default the record'\''s schema]:NAME:_default' \
+'--database=[The target database; default the record'\''s database, else the connection'\''s (--dsn, PGDATABASE)]:NAME:_default' \
+'*--role=[A role the restored objects need (repeatable); default the dump section'\''s roles]:NAME:_default' \
+'--wait=[How long to keep retrying a server that is not accepting connections yet, e.g. 30s]:DURATION:_default' \
+'--maintenance-db=[The database to connect to for checking and creating the target]:NAME:_default' \
+'*--pg-bindir=[Look for pg_restore only in this directory (repeatable); default PATH, /usr/lib/postgresql/*/bin and /opt/schema-restore/pg/*/bin]:DIR:_files' \
+'--dsn=[Connection string\: key=value pairs or a postgresql\:// URI \[default\: PG* variables\]]:CONNINFO|URI:_default' \
+'--color=[Colour the stderr messages]:WHEN:((auto\:"Colour when stderr is a terminal and NO_COLOR is unset"
+always\:""
+never\:""))' \
+'--create-database[Create the target database when it does not exist (the only write this tool does)]' \
+'-q[Print only failures on stderr]' \
+'--quiet[Print only failures on stderr]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+}
+
+(( $+functions[_pg-preflight_commands] )) ||
+_pg-preflight_commands() {
+    local commands; commands=()
+    _describe -t commands 'pg-preflight commands' commands "$@"
+}
+
+if [ "$funcstack[1]" = "_pg-preflight" ]; then
+    _pg-preflight "$@"
+else
+    compdef _pg-preflight pg-preflight
+fi

@@ -1,0 +1,21 @@
+complete -c rowcount-report -l schema -d 'Count every table of this schema (repeatable); default the record\'s schema' -r
+complete -c rowcount-report -l table -d 'Count only tables matching [SCHEMA.]NAME, with * and ? wildcards and "..." for literal names (repeatable). Without SCHEMA: in the --schema(s), else in every schema' -r
+complete -c rowcount-report -l jobs -d 'Connections counting in parallel, all in one snapshot; default the number of cores' -r
+complete -c rowcount-report -l label -d 'Store the counts under .rowcounts.<LABEL>, e.g. pre or post' -r
+complete -c rowcount-report -l compare -d 'Compare with another label of the record, \'dump\' (the dump section\'s counts), or FILE (an earlier record or CSV of this tool). A value is a FILE when it names an existing file, contains a \'/\', or ends in .json or .csv' -r
+complete -c rowcount-report -l compare-label -d 'With --compare FILE holding a record with several labels: the one to compare with' -r
+complete -c rowcount-report -l database -d 'The database to count in; default the record\'s database, else the connection\'s' -r
+complete -c rowcount-report -l format -d 'What to print on stdout' -r -f -a "json\t'The record, with the counts under .rowcounts.<label> (for pipelines)'
+csv\t'schema,table,rows,exact[,compare_rows,difference,status] (readable again by --compare FILE)'
+markdown\t'The postmortem\'s table'
+table\t'An aligned table for people'"
+complete -c rowcount-report -l dsn -d 'Connection string: key=value pairs or a postgresql:// URI [default: PG* variables]' -r
+complete -c rowcount-report -l color -d 'Colour the stderr messages' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
+always\t''
+never\t''"
+complete -c rowcount-report -l exact -d 'Exact counts, SELECT count(*) (the default)'
+complete -c rowcount-report -l estimate -d 'Planner estimates (pg_class.reltuples) instead of counting: instant, labelled as estimates'
+complete -c rowcount-report -l expect-equal -d 'Fail when any table differs from --compare (added, removed, changed or unknown)'
+complete -c rowcount-report -s q -l quiet -d 'Print only failures on stderr'
+complete -c rowcount-report -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c rowcount-report -s V -l version -d 'Print version'

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    cli::main(dump_validate::TOOL, dump_validate::run)
+}
