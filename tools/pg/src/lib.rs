@@ -27,6 +27,7 @@
 //! ```
 
 mod args;
+mod bindir;
 mod child;
 mod connect;
 mod conninfo;
@@ -35,17 +36,24 @@ mod error;
 mod ident;
 mod options;
 mod pgpass;
+mod retarget;
 mod secret;
 mod settings;
 mod tls;
 mod uri;
 
 pub use args::ConnArgs;
+pub use bindir::{
+    NoFit, PgRestore, Requirement, TRANSACTION_TIMEOUT_MAJOR, choose as choose_pg_restore,
+    find_all as find_all_pg_restore, find_pg_restore, parse_version as parse_pg_restore_version,
+    probe as probe_pg_restore, search_dirs as pg_restore_search_dirs,
+};
 pub use child::{ChildEnv, LIBPQ_ENV_VARS};
 pub use connect::{ConnectionTask, connect};
 pub use env::Environment;
 pub use error::{ConnectError, ErrorKind};
 pub use ident::{Ident, IdentError, MAX_IDENT_BYTES};
+pub use retarget::{dsn_with_dbname, settings_for};
 pub use secret::Password;
 pub use settings::{
     ConnSettings, DEFAULT_PORT, DEFAULT_SOCKET_DIR, Endpoint, SslMode, SslRootCert, Target,

@@ -29,7 +29,11 @@ impl Filter {
                 }
             })
             .collect::<Result<_, _>>()?;
-        Ok(Self { hosts: hosts.to_vec(), tag_lists, paths })
+        Ok(Self {
+            hosts: hosts.to_vec(),
+            tag_lists,
+            paths,
+        })
     }
 
     pub fn matches(&self, snapshot: &Snapshot) -> bool {
@@ -137,7 +141,17 @@ mod tests {
         let f = filter(&[], &[], &["/var/lib/postgres-dumps/", "/etc"]);
         assert!(f.matches(&snap("h", &[], &["/etc", "/var/lib/postgres-dumps"])));
         assert!(!f.matches(&snap("h", &[], &["/var/lib/postgres-dumps"])));
-        assert!(filter(&[], &[], &["/var/./lib//x/../postgres-dumps"]).matches(&snap("h", &[], &["/var/lib/postgres-dumps"])));
-        assert!(Filter::new(&[], &[], &["var/lib".into()]).unwrap_err().contains("not absolute"));
+        assert!(
+            filter(&[], &[], &["/var/./lib//x/../postgres-dumps"]).matches(&snap(
+                "h",
+                &[],
+                &["/var/lib/postgres-dumps"]
+            ))
+        );
+        assert!(
+            Filter::new(&[], &[], &["var/lib".into()])
+                .unwrap_err()
+                .contains("not absolute")
+        );
     }
 }

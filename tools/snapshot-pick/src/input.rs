@@ -49,20 +49,28 @@ pub fn parse_snapshots(text: &str, source: &str) -> Result<Vec<Snapshot>, String
             "{source} is empty: expected the output of 'restic snapshots --json'"
         ));
     }
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| format!("{source} is not valid JSON ({e}): expected the output of 'restic snapshots --json'"))?;
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        format!(
+            "{source} is not valid JSON ({e}): expected the output of 'restic snapshots --json'"
+        )
+    })?;
     if value.get("record_version").is_some() {
         return Err(format!(
             "{source} holds a schema-restore record, not restic's snapshot list: snapshot-pick starts a pipeline, feed it 'restic snapshots --json'"
         ));
     }
     let Value::Array(items) = value else {
-        return Err(format!("{source} is not a JSON array: expected the output of 'restic snapshots --json'"));
+        return Err(format!(
+            "{source} is not a JSON array: expected the output of 'restic snapshots --json'"
+        ));
     };
     let mut raw = Vec::new();
     for (index, item) in items.into_iter().enumerate() {
         // `--group-by` wraps the lists: [{"group_key": {...}, "snapshots": [...]}, ...]
-        if let Some(group) = item.get("snapshots").filter(|_| item.get("group_key").is_some()) {
+        if let Some(group) = item
+            .get("snapshots")
+            .filter(|_| item.get("group_key").is_some())
+        {
             let Value::Array(members) = group else {
                 return Err(format!("{source}: group {index} has no list of snapshots"));
             };
@@ -71,12 +79,16 @@ pub fn parse_snapshots(text: &str, source: &str) -> Result<Vec<Snapshot>, String
             raw.push(item);
         }
     }
-    raw.into_iter().enumerate().map(|(index, item)| convert(index, item, source)).collect()
+    raw.into_iter()
+        .enumerate()
+        .map(|(index, item)| convert(index, item, source))
+        .collect()
 }
 
 fn convert(index: usize, item: Value, source: &str) -> Result<Snapshot, String> {
-    let raw: RawSnapshot = serde_json::from_value(item)
-        .map_err(|e| format!("{source}: snapshot {index} is not shaped like a restic snapshot ({e})"))?;
+    let raw: RawSnapshot = serde_json::from_value(item).map_err(|e| {
+        format!("{source}: snapshot {index} is not shaped like a restic snapshot ({e})")
+    })?;
     let id = raw
         .id
         .filter(|id| id.len() >= 8 && id.bytes().all(|b| b.is_ascii_hexdigit()))
@@ -86,7 +98,9 @@ fn convert(index: usize, item: Value, source: &str) -> Result<Snapshot, String> 
         .time
         .ok_or_else(|| format!("{source}: snapshot {id:.8} has no 'time'"))?;
     let time: jiff::Timestamp = time_text.parse().map_err(|e| {
-        format!("{source}: snapshot {id:.8} has time '{time_text}', which is not an RFC 3339 time ({e})")
+        format!(
+            "{source}: snapshot {id:.8} has time '{time_text}', which is not an RFC 3339 time ({e})"
+        )
     })?;
     let short_id = raw.short_id.unwrap_or_else(|| id[..8].to_owned());
     Ok(Snapshot {
@@ -151,7 +165,9 @@ mod tests {
 
     #[test]
     fn grouped_list_is_flattened() {
-        let text = format!(r#"[{{"group_key":{{"hostname":"srv-apps","paths":null,"tags":null}},"snapshots":[{ONE}]}}]"#);
+        let text = format!(
+            r#"[{{"group_key":{{"hostname":"srv-apps","paths":null,"tags":null}},"snapshots":[{ONE}]}}]"#
+        );
         assert_eq!(parse_snapshots(&text, "stdin").unwrap().len(), 1);
     }
 
@@ -174,8 +190,13 @@ mod tests {
         assert!(err("{}").contains("not a JSON array"));
         assert!(err(r#"{"record_version":1}"#).contains("schema-restore record"));
         assert!(err(r#"[{"time":"2026-05-05T14:05:00Z"}]"#).contains("no valid 'id'"));
-        assert!(err(&format!("[{}]", ONE.replace("2026-05-05T14:05:00.123456789+02:00", "yesterday")))
-            .contains("not an RFC 3339 time"));
+        assert!(
+            err(&format!(
+                "[{}]",
+                ONE.replace("2026-05-05T14:05:00.123456789+02:00", "yesterday")
+            ))
+            .contains("not an RFC 3339 time")
+        );
         assert!(err(r#"[{"id":"abcdef12","time":5}]"#).contains("not shaped like"));
     }
 

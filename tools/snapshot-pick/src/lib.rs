@@ -76,7 +76,12 @@ pub struct Args {
     pub min_size: ByteSize,
 
     /// The restic binary for --verify-file (it reads RESTIC_REPOSITORY and the password from its environment).
-    #[arg(long, value_name = "PATH", default_value = "restic", env = "RESTIC_BIN")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "restic",
+        env = "RESTIC_BIN"
+    )]
     pub restic: PathBuf,
 
     #[command(flatten)]
@@ -124,9 +129,13 @@ pub fn run(args: &Args) -> ToolResult<ExitCode> {
             return Ok(ExitCode::Usage);
         }
     };
-    reporter.info(format!("Read {} from {source}", pick::plural(snapshots.len(), "snapshot")));
+    reporter.info(format!(
+        "Read {} from {source}",
+        pick::plural(snapshots.len(), "snapshot")
+    ));
 
-    let selection = pick::select(&snapshots, &filter, &args.skip, &before, now).map_err(ToolError::usage)?;
+    let selection =
+        pick::select(&snapshots, &filter, &args.skip, &before, now).map_err(ToolError::usage)?;
     for check in &selection.checks {
         reporter.check(check);
         section.push_check(check.clone());
@@ -134,16 +143,18 @@ pub fn run(args: &Args) -> ToolResult<ExitCode> {
 
     let (pick, passed_over, verified) = match &args.verify_file {
         None => (selection.candidates.first().cloned(), Vec::new(), None),
-        Some(file) => match verify_candidates(args, file, &selection.candidates, &reporter, &mut section) {
-            Ok(found) => found,
-            Err(message) => {
-                let check = Check::fail("verify_file", message);
-                reporter.check(&check);
-                section.push_check(check);
-                section.mark_could_not_run();
-                (None, Vec::new(), None)
+        Some(file) => {
+            match verify_candidates(args, file, &selection.candidates, &reporter, &mut section) {
+                Ok(found) => found,
+                Err(message) => {
+                    let check = Check::fail("verify_file", message);
+                    reporter.check(&check);
+                    section.push_check(check);
+                    section.mark_could_not_run();
+                    (None, Vec::new(), None)
+                }
             }
-        },
+        }
     };
 
     let checks = [
@@ -157,14 +168,29 @@ pub fn run(args: &Args) -> ToolResult<ExitCode> {
         section.push_check(check);
     }
 
-    section.insert_data("pick", pick.as_ref().map_or(Value::Null, Snapshot::to_value));
+    section.insert_data(
+        "pick",
+        pick.as_ref().map_or(Value::Null, Snapshot::to_value),
+    );
     section.insert_data("considered", json!(selection.considered));
     section.insert_data("candidates", json!(selection.candidates.len()));
     section.insert_data("skipped", json!(selection.skipped));
     section.insert_data("passed_over", Value::Array(passed_over));
-    section.insert_data("future", Value::Array(selection.future.iter().map(Snapshot::to_value).collect()));
-    section.insert_data("gaps", Value::Array(gaps.iter().map(pick::Gap::to_value).collect()));
-    section.insert_data("newest", selection.matching.first().map_or(Value::Null, Snapshot::to_value));
+    section.insert_data(
+        "future",
+        Value::Array(selection.future.iter().map(Snapshot::to_value).collect()),
+    );
+    section.insert_data(
+        "gaps",
+        Value::Array(gaps.iter().map(pick::Gap::to_value).collect()),
+    );
+    section.insert_data(
+        "newest",
+        selection
+            .matching
+            .first()
+            .map_or(Value::Null, Snapshot::to_value),
+    );
     section.insert_data("verified_file", verified.unwrap_or(Value::Null));
 
     let section = section.finish();
@@ -200,7 +226,10 @@ fn verify_candidates(
                 if !passed_over.is_empty() {
                     let check = Check::warn(
                         "passed_over",
-                        format!("passed over {} without a usable {file}", pick::plural(passed_over.len(), "newer snapshot")),
+                        format!(
+                            "passed over {} without a usable {file}",
+                            pick::plural(passed_over.len(), "newer snapshot")
+                        ),
                     );
                     reporter.check(&check);
                     section.push_check(check);
@@ -208,18 +237,27 @@ fn verify_candidates(
                 let verified = json!({ "path": file, "size": size });
                 return Ok((Some(candidate.clone()), passed_over, Some(verified)));
             }
-            Some(size) => format!("{file} is {}, under --min-size {}", ByteSize(size), args.min_size),
+            Some(size) => format!(
+                "{file} is {}, under --min-size {}",
+                ByteSize(size),
+                args.min_size
+            ),
             None => format!("{file} is not in the snapshot"),
         };
         reporter.warn(format!("Passing over {}: {reason}", candidate.describe()));
-        passed_over.push(json!({ "id": candidate.id, "time": candidate.time_text, "reason": reason }));
+        passed_over
+            .push(json!({ "id": candidate.id, "time": candidate.time_text, "reason": reason }));
     }
     let check = Check::fail(
         "verify_file",
         if candidates.is_empty() {
             format!("no snapshot to look for {file} in")
         } else {
-            format!("none of the {} snapshots before the time holds {file} of at least {}", candidates.len(), args.min_size)
+            format!(
+                "none of the {} snapshots before the time holds {file} of at least {}",
+                candidates.len(),
+                args.min_size
+            )
         },
     );
     reporter.check(&check);

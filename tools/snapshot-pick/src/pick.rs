@@ -2,8 +2,8 @@
 
 use crate::filter::Filter;
 use crate::input::Snapshot;
-use cli::when::Before;
 use cli::values::human_duration;
+use cli::when::Before;
 use jiff::{SignedDuration, Timestamp};
 use record::Check;
 use serde_json::{Value, json};
@@ -27,7 +27,13 @@ pub struct Selection {
 }
 
 /// Applies the filters, `--skip` and the time. Errs (a usage error) on an ambiguous `--skip`.
-pub fn select(snapshots: &[Snapshot], filter: &Filter, skip: &[String], before: &Before, now: Timestamp) -> Result<Selection, String> {
+pub fn select(
+    snapshots: &[Snapshot],
+    filter: &Filter,
+    skip: &[String],
+    before: &Before,
+    now: Timestamp,
+) -> Result<Selection, String> {
     let mut checks = Vec::new();
     let considered = snapshots.len();
     let (mut future, mut matching): (Vec<Snapshot>, Vec<Snapshot>) = snapshots
@@ -38,7 +44,11 @@ pub fn select(snapshots: &[Snapshot], filter: &Filter, skip: &[String], before: 
     matching.sort_by(|a, b| b.time.cmp(&a.time).then_with(|| b.id.cmp(&a.id)));
     future.sort_by_key(|s| std::cmp::Reverse(s.time));
 
-    let scope = if filter.is_empty() { String::new() } else { format!(" of {}", filter.describe()) };
+    let scope = if filter.is_empty() {
+        String::new()
+    } else {
+        format!(" of {}", filter.describe())
+    };
     checks.push(if considered == 0 {
         Check::fail(
             "snapshots_listed",
@@ -59,7 +69,11 @@ pub fn select(snapshots: &[Snapshot], filter: &Filter, skip: &[String], before: 
         let detail = if filter.is_empty() {
             format!("restic listed {}", plural(considered, "snapshot"))
         } else {
-            format!("restic listed {}, {} of them{scope}", plural(considered, "snapshot"), matching.len() + future.len())
+            format!(
+                "restic listed {}, {} of them{scope}",
+                plural(considered, "snapshot"),
+                matching.len() + future.len()
+            )
         };
         Check::ok("snapshots_listed", detail)
     });
@@ -87,7 +101,14 @@ pub fn select(snapshots: &[Snapshot], filter: &Filter, skip: &[String], before: 
         .filter(|s| s.time < before.instant && !skipped.contains(&s.id))
         .cloned()
         .collect();
-    Ok(Selection { considered, matching, candidates, future, skipped, checks })
+    Ok(Selection {
+        considered,
+        matching,
+        candidates,
+        future,
+        skipped,
+        checks,
+    })
 }
 
 fn before_check(before: &Before, now: Timestamp) -> Check {
@@ -100,33 +121,59 @@ fn before_check(before: &Before, now: Timestamp) -> Check {
     } else if before.instant > now {
         Check::warn(
             "before_time",
-            format!("the time {read_as} ({}) is in the future: every snapshot up to now qualifies", before.instant),
+            format!(
+                "the time {read_as} ({}) is in the future: every snapshot up to now qualifies",
+                before.instant
+            ),
         )
     } else {
-        Check::ok("before_time", format!("picking before {} ({read_as})", before.instant))
+        Check::ok(
+            "before_time",
+            format!("picking before {} ({read_as})", before.instant),
+        )
     }
 }
 
 /// Checks the form of each --skip before anything is read: an id or an id prefix of at least
 /// 8 hex digits.
 pub fn validate_skip_ids(skip: &[String]) -> Result<(), String> {
-    match skip.iter().find(|p| p.len() < 8 || !p.bytes().all(|b| b.is_ascii_hexdigit())) {
-        Some(bad) => Err(format!("--skip '{bad}' is not a snapshot id: give the short id (8 hex digits) or the full id")),
+    match skip
+        .iter()
+        .find(|p| p.len() < 8 || !p.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        Some(bad) => Err(format!(
+            "--skip '{bad}' is not a snapshot id: give the short id (8 hex digits) or the full id"
+        )),
         None => Ok(()),
     }
 }
 
 /// Each --skip must name exactly one snapshot.
-fn resolve_skips(snapshots: &[Snapshot], skip: &[String], checks: &mut Vec<Check>) -> Result<Vec<String>, String> {
+fn resolve_skips(
+    snapshots: &[Snapshot],
+    skip: &[String],
+    checks: &mut Vec<Check>,
+) -> Result<Vec<String>, String> {
     validate_skip_ids(skip)?;
     let mut resolved = Vec::new();
     for prefix in skip {
         let prefix_lc = prefix.to_ascii_lowercase();
-        let hits: Vec<&Snapshot> = snapshots.iter().filter(|s| s.id.starts_with(&prefix_lc)).collect();
+        let hits: Vec<&Snapshot> = snapshots
+            .iter()
+            .filter(|s| s.id.starts_with(&prefix_lc))
+            .collect();
         match hits.as_slice() {
-            [] => checks.push(Check::warn("skip", format!("--skip {prefix} names no snapshot in the list: nothing passed over for it"))),
+            [] => checks.push(Check::warn(
+                "skip",
+                format!(
+                    "--skip {prefix} names no snapshot in the list: nothing passed over for it"
+                ),
+            )),
             [one] => {
-                checks.push(Check::ok("skip", format!("passing over {} as asked", one.describe())));
+                checks.push(Check::ok(
+                    "skip",
+                    format!("passing over {} as asked", one.describe()),
+                ));
                 resolved.push(one.id.clone());
             }
             many => {
@@ -143,7 +190,14 @@ fn resolve_skips(snapshots: &[Snapshot], skip: &[String], checks: &mut Vec<Check
 /// The check that says whether anything was picked.
 pub fn pick_check(selection: &Selection, pick: Option<&Snapshot>, before: &Before) -> Check {
     if let Some(pick) = pick {
-        return Check::ok("snapshot_before_time", format!("picked {}, the newest before {}", pick.describe(), before.instant));
+        return Check::ok(
+            "snapshot_before_time",
+            format!(
+                "picked {}, the newest before {}",
+                pick.describe(),
+                before.instant
+            ),
+        );
     }
     let older_skipped = selection
         .matching
@@ -157,9 +211,15 @@ pub fn pick_check(selection: &Selection, pick: Option<&Snapshot>, before: &Befor
             oldest.describe()
         ),
         Some(_) if older_skipped && selection.candidates.is_empty() => {
-            format!("every snapshot older than {} was skipped with --skip", before.instant)
+            format!(
+                "every snapshot older than {} was skipped with --skip",
+                before.instant
+            )
         }
-        Some(_) => format!("no snapshot older than {} passed verification", before.instant),
+        Some(_) => format!(
+            "no snapshot older than {} passed verification",
+            before.instant
+        ),
     };
     Check::fail("snapshot_before_time", detail)
 }
@@ -180,13 +240,24 @@ pub fn pick_age_check(pick: Option<&Snapshot>, before: &Before, cadence: SignedD
             ),
         )
     } else {
-        Check::ok("pick_age", format!("the pick is {} older than the time (cadence {})", human_duration(age), human_duration(cadence)))
+        Check::ok(
+            "pick_age",
+            format!(
+                "the pick is {} older than the time (cadence {})",
+                human_duration(age),
+                human_duration(cadence)
+            ),
+        )
     }
 }
 
 /// `1 snapshot`, `3 snapshots`.
 pub fn plural(count: usize, noun: &str) -> String {
-    if count == 1 { format!("1 {noun}") } else { format!("{count} {noun}s") }
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
 }
 
 /// A stretch without snapshots longer than the cadence allows.
@@ -204,7 +275,12 @@ impl Gap {
 }
 
 /// Gaps between consecutive matching snapshots in the window that ends at the time.
-pub fn gaps(matching: &[Snapshot], before: &Before, cadence: SignedDuration, window: SignedDuration) -> (Vec<Gap>, Check) {
+pub fn gaps(
+    matching: &[Snapshot],
+    before: &Before,
+    cadence: SignedDuration,
+    window: SignedDuration,
+) -> (Vec<Gap>, Check) {
     let start = before.instant.checked_sub(window).unwrap_or(Timestamp::MIN);
     let mut in_window: Vec<&Snapshot> = matching
         .iter()
@@ -227,7 +303,11 @@ pub fn gaps(matching: &[Snapshot], before: &Before, cadence: SignedDuration, win
     let check = if gaps.is_empty() {
         Check::ok(
             "cadence_gaps",
-            format!("{} in the {span} before the time, no gap over the {} cadence", plural(in_window.len(), "snapshot"), human_duration(cadence)),
+            format!(
+                "{} in the {span} before the time, no gap over the {} cadence",
+                plural(in_window.len(), "snapshot"),
+                human_duration(cadence)
+            ),
         )
     } else {
         let shown: Vec<String> = gaps
@@ -235,7 +315,11 @@ pub fn gaps(matching: &[Snapshot], before: &Before, cadence: SignedDuration, win
             .take(5)
             .map(|g| format!("{} after {}", human_duration(g.length), g.after))
             .collect();
-        let more = if gaps.len() > 5 { format!(" and {} more", gaps.len() - 5) } else { String::new() };
+        let more = if gaps.len() > 5 {
+            format!(" and {} more", gaps.len() - 5)
+        } else {
+            String::new()
+        };
         Check::warn(
             "cadence_gaps",
             format!(
@@ -250,12 +334,22 @@ pub fn gaps(matching: &[Snapshot], before: &Before, cadence: SignedDuration, win
 }
 
 /// With --max-age: fails when the newest snapshot is older than that (the timer stopped).
-pub fn newest_age_check(matching: &[Snapshot], now: Timestamp, max_age: Option<SignedDuration>) -> Check {
+pub fn newest_age_check(
+    matching: &[Snapshot],
+    now: Timestamp,
+    max_age: Option<SignedDuration>,
+) -> Check {
     let Some(max_age) = max_age else {
         return Check::skip("newest_age", "no --max-age given");
     };
     match matching.first() {
-        None => Check::fail("newest_age", format!("no snapshot at all, so none younger than {}", human_duration(max_age))),
+        None => Check::fail(
+            "newest_age",
+            format!(
+                "no snapshot at all, so none younger than {}",
+                human_duration(max_age)
+            ),
+        ),
         Some(newest) => {
             let age = now.duration_since(newest.time);
             if age > max_age {
@@ -269,7 +363,14 @@ pub fn newest_age_check(matching: &[Snapshot], now: Timestamp, max_age: Option<S
                     ),
                 )
             } else {
-                Check::ok("newest_age", format!("the newest snapshot {} is {} old", newest.describe(), human_duration(age)))
+                Check::ok(
+                    "newest_age",
+                    format!(
+                        "the newest snapshot {} is {} old",
+                        newest.describe(),
+                        human_duration(age)
+                    ),
+                )
             }
         }
     }
@@ -296,7 +397,12 @@ mod tests {
     }
 
     fn before(t: &str) -> Before {
-        Before { instant: t.parse().unwrap(), given: t.into(), zone: None, ambiguity: None }
+        Before {
+            instant: t.parse().unwrap(),
+            given: t.into(),
+            zone: None,
+            ambiguity: None,
+        }
     }
 
     fn now() -> Timestamp {
@@ -315,24 +421,72 @@ mod tests {
 
     #[test]
     fn strictly_older_newest_first_future_excluded() {
-        let sel = select(&hourly(), &Filter::default(), &[], &before("2026-05-05T13:05:00Z"), now()).unwrap();
-        assert_eq!(sel.candidates[0].short_id, "cccccccc", "equal time is not strictly older");
+        let sel = select(
+            &hourly(),
+            &Filter::default(),
+            &[],
+            &before("2026-05-05T13:05:00Z"),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(
+            sel.candidates[0].short_id, "cccccccc",
+            "equal time is not strictly older"
+        );
         assert_eq!(sel.future.len(), 1);
-        assert!(sel.checks.iter().any(|c| c.name == "future_snapshots" && c.status == record::Status::Warn));
-        let late = select(&hourly(), &Filter::default(), &[], &before("2027-01-01T00:00:00Z"), now()).unwrap();
-        assert_eq!(late.candidates[0].short_id, "aaaaaaaa", "a future-dated snapshot is never the newest");
+        assert!(
+            sel.checks
+                .iter()
+                .any(|c| c.name == "future_snapshots" && c.status == record::Status::Warn)
+        );
+        let late = select(
+            &hourly(),
+            &Filter::default(),
+            &[],
+            &before("2027-01-01T00:00:00Z"),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(
+            late.candidates[0].short_id, "aaaaaaaa",
+            "a future-dated snapshot is never the newest"
+        );
     }
 
     #[test]
     fn skip_passes_over_and_ambiguous_or_bad_skip_is_refused() {
-        let sel = select(&hourly(), &Filter::default(), &["bbbbbbbb".into()], &before("2026-05-05T13:40:00Z"), now()).unwrap();
+        let sel = select(
+            &hourly(),
+            &Filter::default(),
+            &["bbbbbbbb".into()],
+            &before("2026-05-05T13:40:00Z"),
+            now(),
+        )
+        .unwrap();
         assert_eq!(sel.candidates[0].short_id, "cccccccc");
-        assert!(select(&hourly(), &Filter::default(), &["b".into()], &before("2026-05-05T13:40:00Z"), now()).is_err());
+        assert!(
+            select(
+                &hourly(),
+                &Filter::default(),
+                &["b".into()],
+                &before("2026-05-05T13:40:00Z"),
+                now()
+            )
+            .is_err()
+        );
         let mut twins = hourly();
         twins[1].id = format!("aaaaaaaa{}", "1".repeat(56));
-        assert!(select(&twins, &Filter::default(), &["aaaaaaaa".into()], &before("2026-05-05T13:40:00Z"), now())
+        assert!(
+            select(
+                &twins,
+                &Filter::default(),
+                &["aaaaaaaa".into()],
+                &before("2026-05-05T13:40:00Z"),
+                now()
+            )
             .unwrap_err()
-            .contains("names 2 snapshots"));
+            .contains("names 2 snapshots")
+        );
     }
 
     #[test]
@@ -351,8 +505,20 @@ mod tests {
         let check = pick_age_check(Some(&pick), &b, SignedDuration::from_hours(1));
         assert_eq!(check.status, record::Status::Warn);
         assert!(check.detail.contains("2h35m"), "{}", check.detail);
-        let sel = select(&hourly(), &Filter::default(), &[], &before("2026-05-05T14:30:00Z"), now()).unwrap();
-        let (gaps, check) = gaps(&sel.matching, &before("2026-05-05T14:30:00Z"), SignedDuration::from_hours(1), SignedDuration::from_hours(24 * 7));
+        let sel = select(
+            &hourly(),
+            &Filter::default(),
+            &[],
+            &before("2026-05-05T14:30:00Z"),
+            now(),
+        )
+        .unwrap();
+        let (gaps, check) = gaps(
+            &sel.matching,
+            &before("2026-05-05T14:30:00Z"),
+            SignedDuration::from_hours(1),
+            SignedDuration::from_hours(24 * 7),
+        );
         assert_eq!(gaps.len(), 1);
         assert_eq!(gaps[0].length.as_secs(), 3 * 3600);
         assert_eq!(check.status, record::Status::Warn);
@@ -360,12 +526,25 @@ mod tests {
 
     #[test]
     fn max_age_fails_a_stale_repository() {
-        let sel = select(&hourly(), &Filter::default(), &[], &before("2026-05-05T15:00:00Z"), now()).unwrap();
-        assert_eq!(newest_age_check(&sel.matching, now(), Some(SignedDuration::from_hours(2))).status, record::Status::Ok);
+        let sel = select(
+            &hourly(),
+            &Filter::default(),
+            &[],
+            &before("2026-05-05T15:00:00Z"),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(
+            newest_age_check(&sel.matching, now(), Some(SignedDuration::from_hours(2))).status,
+            record::Status::Ok
+        );
         assert_eq!(
             newest_age_check(&sel.matching, now(), Some(SignedDuration::from_mins(30))).status,
             record::Status::Fail
         );
-        assert_eq!(newest_age_check(&sel.matching, now(), None).status, record::Status::Skip);
+        assert_eq!(
+            newest_age_check(&sel.matching, now(), None).status,
+            record::Status::Skip
+        );
     }
 }

@@ -25,7 +25,11 @@ pub fn file_size(restic: &Path, snapshot_id: &str, file: &str) -> Result<Option<
         })?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message");
+        let last = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no message");
         return Err(CouldNotRun(format!(
             "'restic ls {snapshot_id:.8}' failed ({}): {last}",
             output.status
@@ -37,7 +41,12 @@ pub fn file_size(restic: &Path, snapshot_id: &str, file: &str) -> Result<Option<
     Ok(stdout
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|v| v.get("struct_type").or_else(|| v.get("message_type")).and_then(Value::as_str) == Some("node"))
+        .filter(|v| {
+            v.get("struct_type")
+                .or_else(|| v.get("message_type"))
+                .and_then(Value::as_str)
+                == Some("node")
+        })
         .find(|v| v["path"].as_str() == Some(file) && v["type"].as_str() == Some("file"))
         .map(|node| node["size"].as_u64().unwrap_or(0)))
 }

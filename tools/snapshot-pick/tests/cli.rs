@@ -1,5 +1,5 @@
 //! snapshot-pick through its binary, against snapshot lists that the real restic wrote.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // in tests a panic is a failed test with a line number
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // in tests a panic is a failed test with a line number; a scenario reads top to bottom
 
 use assert_cmd::Command;
 use predicates::prelude::*;
@@ -30,7 +30,9 @@ impl Run {
         &self.record["snapshot"]
     }
     fn picked(&self) -> &str {
-        self.section()["pick"]["short_id"].as_str().unwrap_or("none")
+        self.section()["pick"]["short_id"]
+            .as_str()
+            .unwrap_or("none")
     }
     fn check(&self, name: &str) -> (&str, &str) {
         let check = self.section()["checks"]
@@ -39,12 +41,19 @@ impl Run {
             .iter()
             .find(|c| c["name"] == name)
             .unwrap_or_else(|| panic!("no check {name} in {}", self.section()));
-        (check["status"].as_str().unwrap(), check["detail"].as_str().unwrap())
+        (
+            check["status"].as_str().unwrap(),
+            check["detail"].as_str().unwrap(),
+        )
     }
 }
 
 fn pick(input: &[u8], args: &[&str]) -> Run {
-    let output = tool().args(args).write_stdin(input.to_vec()).output().unwrap();
+    let output = tool()
+        .args(args)
+        .write_stdin(input.to_vec())
+        .output()
+        .unwrap();
     let record = assert_valid_record(&output.stdout);
     Run {
         code: output.status.code().unwrap(),
@@ -81,7 +90,13 @@ fn dst_fixture() -> DstFixture {
         ("2026-10-25 04:05:00", PARIS, "03:05Z"),
     ];
     for (time, tz, utc) in hours {
-        let id = repo.backup(&Backup { time, tz, host: "srv-apps", tags: TAGS, files: &[(DUMP, dump)] });
+        let id = repo.backup(&Backup {
+            time,
+            tz,
+            host: "srv-apps",
+            tags: TAGS,
+            files: &[(DUMP, dump)],
+        });
         hourly.push((utc, short(&id).to_owned()));
     }
     let other_host = repo.backup(&Backup {
@@ -98,7 +113,12 @@ fn dst_fixture() -> DstFixture {
         tags: &["manual"],
         files: &[(DUMP, dump)],
     });
-    DstFixture { repo, hourly, other_host: short(&other_host).to_owned(), manual: short(&manual).to_owned() }
+    DstFixture {
+        repo,
+        hourly,
+        other_host: short(&other_host).to_owned(),
+        manual: short(&manual).to_owned(),
+    }
 }
 
 fn hourly_id<'a>(fixture: &'a DstFixture, utc: &str) -> &'a str {
@@ -113,12 +133,23 @@ fn picks_across_a_dst_change_with_hosts_and_tags() {
 
     // The restic output carries each snapshot's own offset.
     let raw: Value = serde_json::from_slice(&list).unwrap();
-    let offsets: Vec<&str> = raw.as_array().unwrap().iter().map(|s| &s["time"].as_str().unwrap()[19..]).collect();
-    assert!(offsets.contains(&"+02:00") && offsets.contains(&"+01:00"), "{offsets:?}");
+    let offsets: Vec<&str> = raw
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["time"].as_str().unwrap()[19..])
+        .collect();
+    assert!(
+        offsets.contains(&"+02:00") && offsets.contains(&"+01:00"),
+        "{offsets:?}"
+    );
 
     // 02:30 in Paris happened twice that night: the earlier reading (00:30Z) is taken, so the
     // pick is the first 02:05 (00:05Z), never one that may postdate the damage.
-    let run = pick(&list, &[&["--before", "2026-10-25 02:30", "--tz", PARIS][..], &apps].concat());
+    let run = pick(
+        &list,
+        &[&["--before", "2026-10-25 02:30", "--tz", PARIS][..], &apps].concat(),
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.picked(), hourly_id(&f, "00:05Z"));
     assert_eq!(run.section()["pick"]["time"], "2026-10-25T02:05:00+02:00");
@@ -126,26 +157,65 @@ fn picks_across_a_dst_change_with_hosts_and_tags() {
     assert!(run.stderr.contains("happened twice"), "{}", run.stderr);
 
     // The same wall-clock time after the change, as an RFC 3339 instant: the second 02:05.
-    let run = pick(&list, &[&["--before", "2026-10-25T02:30:00+01:00"][..], &apps].concat());
+    let run = pick(
+        &list,
+        &[&["--before", "2026-10-25T02:30:00+01:00"][..], &apps].concat(),
+    );
     assert_eq!(run.picked(), hourly_id(&f, "01:05Z"));
     assert_eq!(run.section()["pick"]["time"], "2026-10-25T02:05:00+01:00");
 
     // Strictly older: a snapshot taken at exactly the time does not qualify.
-    let run = pick(&list, &[&["--before", "2026-10-25T01:05:00Z"][..], &apps].concat());
+    let run = pick(
+        &list,
+        &[&["--before", "2026-10-25T01:05:00Z"][..], &apps].concat(),
+    );
     assert_eq!(run.picked(), hourly_id(&f, "00:05Z"));
     assert_eq!(run.check("pick_age").0, "ok");
 
     // Filters, with restic's semantics.
     let at = ["--before", "2026-10-25T04:00:00Z"];
     // 03:45Z manual on srv-apps, 03:35Z scheduled on srv-other, 03:05Z scheduled on srv-apps.
-    assert_eq!(pick(&list, &at).picked(), f.manual, "no filter: newest of any host and tag");
-    assert_eq!(pick(&list, &[&at[..], &["--host", "srv-other"]].concat()).picked(), f.other_host);
-    assert_eq!(pick(&list, &[&at[..], &["--host", "srv-apps"]].concat()).picked(), f.manual);
-    assert_eq!(pick(&list, &[&at[..], &["--tag", "srv-apps,scheduled"]].concat()).picked(), f.other_host);
-    assert_eq!(pick(&list, &[&at[..], &apps].concat()).picked(), hourly_id(&f, "03:05Z"));
-    let either_host = ["--host", "srv-apps", "--host", "srv-other", "--tag", "scheduled"];
-    assert_eq!(pick(&list, &[&at[..], &either_host].concat()).picked(), f.other_host);
-    assert_eq!(pick(&list, &[&at[..], &["--tag", "nope", "--tag", "manual"]].concat()).picked(), f.manual);
+    assert_eq!(
+        pick(&list, &at).picked(),
+        f.manual,
+        "no filter: newest of any host and tag"
+    );
+    assert_eq!(
+        pick(&list, &[&at[..], &["--host", "srv-other"]].concat()).picked(),
+        f.other_host
+    );
+    assert_eq!(
+        pick(&list, &[&at[..], &["--host", "srv-apps"]].concat()).picked(),
+        f.manual
+    );
+    assert_eq!(
+        pick(&list, &[&at[..], &["--tag", "srv-apps,scheduled"]].concat()).picked(),
+        f.other_host
+    );
+    assert_eq!(
+        pick(&list, &[&at[..], &apps].concat()).picked(),
+        hourly_id(&f, "03:05Z")
+    );
+    let either_host = [
+        "--host",
+        "srv-apps",
+        "--host",
+        "srv-other",
+        "--tag",
+        "scheduled",
+    ];
+    assert_eq!(
+        pick(&list, &[&at[..], &either_host].concat()).picked(),
+        f.other_host
+    );
+    assert_eq!(
+        pick(
+            &list,
+            &[&at[..], &["--tag", "nope", "--tag", "manual"]].concat()
+        )
+        .picked(),
+        f.manual
+    );
     assert_eq!(
         pick(&list, &[&at[..], &["--tag", "manual,scheduled"]].concat()).code,
         1,
@@ -153,11 +223,23 @@ fn picks_across_a_dst_change_with_hosts_and_tags() {
     );
     let dir = f.repo.snapshot_path("var/lib/postgres-dumps");
     let dir = dir.to_str().unwrap();
-    assert_eq!(pick(&list, &[&at[..], &apps, &["--path", dir]].concat()).picked(), hourly_id(&f, "03:05Z"));
-    let run = pick(&list, &[&at[..], &["--path", "/var/lib/elsewhere"]].concat());
+    assert_eq!(
+        pick(&list, &[&at[..], &apps, &["--path", dir]].concat()).picked(),
+        hourly_id(&f, "03:05Z")
+    );
+    let run = pick(
+        &list,
+        &[&at[..], &["--path", "/var/lib/elsewhere"]].concat(),
+    );
     assert_eq!(run.code, 1);
     assert_eq!(run.check("snapshots_listed").0, "fail");
-    assert!(run.check("snapshots_listed").1.contains("srv-apps, srv-other"), "{}", run.check("snapshots_listed").1);
+    assert!(
+        run.check("snapshots_listed")
+            .1
+            .contains("srv-apps, srv-other"),
+        "{}",
+        run.check("snapshots_listed").1
+    );
 
     // restic's --group-by output reads the same.
     let grouped = f.repo.snapshots_json(&["--group-by", "host,tags"]);
@@ -173,18 +255,28 @@ fn picks_across_a_dst_change_with_hosts_and_tags() {
     assert_eq!(run.section()["skipped"].as_array().unwrap().len(), 1);
 
     // Nothing older than the time: a failed check naming the oldest there is.
-    let run = pick(&list, &[&["--before", "2026-10-24T20:00:00Z"][..], &apps].concat());
+    let run = pick(
+        &list,
+        &[&["--before", "2026-10-24T20:00:00Z"][..], &apps].concat(),
+    );
     assert_eq!(run.code, 1);
     assert!(run.section()["pick"].is_null());
     let (status, detail) = run.check("snapshot_before_time");
     assert_eq!(status, "fail");
-    assert!(detail.contains(hourly_id(&f, "22:05Z on the 24th")), "{detail}");
+    assert!(
+        detail.contains(hourly_id(&f, "22:05Z on the 24th")),
+        "{detail}"
+    );
 
     // As a monitoring check: these snapshots are weeks old.
     let run = pick(&list, &[&["--max-age", "2h"][..], &apps].concat());
     assert_eq!(run.code, 1);
     assert_eq!(run.check("newest_age").0, "fail");
-    assert!(run.stderr.contains("is the backup timer running?"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is the backup timer running?"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// `YYYY-MM-DD HH:MM:SS` for restic's --time, `hours` from now, in UTC.
@@ -200,13 +292,23 @@ fn future_snapshots_and_gaps_are_reported_never_picked() {
     let mut ids = Vec::new();
     for hours in [-5, -4, -1, 48] {
         let time = utc_wall_clock(hours);
-        ids.push(repo.backup(&Backup { time: &time, tz: "UTC", host: "srv-apps", tags: TAGS, files: &[(DUMP, dump)] }));
+        ids.push(repo.backup(&Backup {
+            time: &time,
+            tz: "UTC",
+            host: "srv-apps",
+            tags: TAGS,
+            files: &[(DUMP, dump)],
+        }));
     }
     let list = repo.snapshots_json(&[]);
 
     let run = pick(&list, &["--max-age", "2h"]);
     assert_eq!(run.code, 0, "warnings do not fail: {}", run.stderr);
-    assert_eq!(run.picked(), short(&ids[2]), "the snapshot dated two days ahead is not the newest");
+    assert_eq!(
+        run.picked(),
+        short(&ids[2]),
+        "the snapshot dated two days ahead is not the newest"
+    );
     assert_eq!(run.check("future_snapshots").0, "warn");
     assert_eq!(run.section()["future"][0]["short_id"], short(&ids[3]));
     assert_eq!(run.check("cadence_gaps").0, "warn");
@@ -231,11 +333,20 @@ fn verify_file_falls_back_past_missing_and_small_dumps() {
     let good: &[u8] = &[3u8; 4096];
     let small: &[u8] = &[3u8; 100];
     let mk = |time: &str, files: &[(&str, &[u8])]| {
-        repo.backup(&Backup { time, tz: "UTC", host: "srv-apps", tags: TAGS, files })
+        repo.backup(&Backup {
+            time,
+            tz: "UTC",
+            host: "srv-apps",
+            tags: TAGS,
+            files,
+        })
     };
     let whole = mk("2026-05-05 11:05:00", &[(DUMP, good)]);
     let tiny = mk("2026-05-05 12:05:00", &[(DUMP, small)]);
-    let without = mk("2026-05-05 13:05:00", &[("var/lib/postgres-dumps/other.dump", good)]);
+    let without = mk(
+        "2026-05-05 13:05:00",
+        &[("var/lib/postgres-dumps/other.dump", good)],
+    );
     let list = repo.snapshots_json(&[]);
     let file = repo.snapshot_path(DUMP);
     let file = file.to_str().unwrap();
@@ -258,13 +369,32 @@ fn verify_file_falls_back_past_missing_and_small_dumps() {
     let run = verify(&[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.picked(), short(&whole));
-    let passed: Vec<&str> = run.section()["passed_over"].as_array().unwrap().iter().map(|p| short(p["id"].as_str().unwrap())).collect();
+    let passed: Vec<&str> = run.section()["passed_over"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| short(p["id"].as_str().unwrap()))
+        .collect();
     assert_eq!(passed, [short(&without), short(&tiny)]);
-    assert!(run.section()["passed_over"][0]["reason"].as_str().unwrap().contains("not in the snapshot"));
-    assert!(run.section()["passed_over"][1]["reason"].as_str().unwrap().contains("under --min-size"));
+    assert!(
+        run.section()["passed_over"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not in the snapshot")
+    );
+    assert!(
+        run.section()["passed_over"][1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("under --min-size")
+    );
     assert_eq!(run.section()["verified_file"]["size"], 4096);
     assert_eq!(run.check("passed_over").0, "warn");
-    assert_eq!(run.check("pick_age").0, "warn", "2h35m behind an hourly cadence");
+    assert_eq!(
+        run.check("pick_age").0,
+        "warn",
+        "2h35m behind an hourly cadence"
+    );
 
     let run = verify(&["--min-size", "1MiB"]);
     assert_eq!(run.code, 1);
@@ -284,13 +414,24 @@ fn verify_file_falls_back_past_missing_and_small_dumps() {
     assert_eq!(output.status.code(), Some(4));
     let record = assert_valid_record(&output.stdout);
     assert_eq!(record["snapshot"]["ok"], false);
-    let all = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(all.contains("wrong password"), "{all}");
     assert!(!all.contains("hunter2"), "the password leaked: {all}");
 
     // A restic that is not there.
     let output = tool()
-        .args(["--before", "2026-05-05T13:40:00Z", "--verify-file", file, "--restic", "/nonexistent/restic"])
+        .args([
+            "--before",
+            "2026-05-05T13:40:00Z",
+            "--verify-file",
+            file,
+            "--restic",
+            "/nonexistent/restic",
+        ])
         .write_stdin(list)
         .output()
         .unwrap();
@@ -299,7 +440,8 @@ fn verify_file_falls_back_past_missing_and_small_dumps() {
 
 #[test]
 fn newer_restic_fields_are_carried_into_the_pick() {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/restic-0.18-snapshots.json");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/restic-0.18-snapshots.json");
     let output = tool()
         .args(["--before", "2026-05-05 13:40", "--tz", PARIS, "--from"])
         .arg(&fixture)
@@ -325,7 +467,10 @@ fn help_and_version() {
         .arg("--version")
         .assert()
         .success()
-        .stdout(predicate::str::starts_with(format!("snapshot-pick {}", env!("CARGO_PKG_VERSION"))));
+        .stdout(predicate::str::starts_with(format!(
+            "snapshot-pick {}",
+            env!("CARGO_PKG_VERSION")
+        )));
 }
 
 #[test]
@@ -357,8 +502,14 @@ fn bad_snapshot_lists_fail_with_a_record_saying_why() {
         ("", "empty"),
         ("{\"x\":", "not valid JSON"),
         ("{}", "not a JSON array"),
-        ("[{\"id\":\"abcdef0123456789\",\"time\":\"last tuesday\"}]", "not an RFC 3339 time"),
-        ("{\"record_version\":1,\"schema\":null,\"database\":null}", "schema-restore record"),
+        (
+            "[{\"id\":\"abcdef0123456789\",\"time\":\"last tuesday\"}]",
+            "not an RFC 3339 time",
+        ),
+        (
+            "{\"record_version\":1,\"schema\":null,\"database\":null}",
+            "schema-restore record",
+        ),
     ] {
         let output = tool().write_stdin(input).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{input}");
@@ -367,7 +518,10 @@ fn bad_snapshot_lists_fail_with_a_record_saying_why() {
         let detail = record["snapshot"]["checks"][0]["detail"].as_str().unwrap();
         assert!(detail.contains(expect), "{input}: {detail}");
     }
-    let output = tool().args(["--from", "/nonexistent/list.json"]).output().unwrap();
+    let output = tool()
+        .args(["--from", "/nonexistent/list.json"])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/list.json"));
 }
@@ -383,21 +537,38 @@ fn an_empty_repository_is_a_failed_check() {
 #[test]
 fn quiet_leaves_only_failures() {
     let run = pick(b"[]", &["--quiet"]);
-    assert!(run.stderr.lines().all(|l| l.starts_with("[FAIL ]")), "{}", run.stderr);
+    assert!(
+        run.stderr.lines().all(|l| l.starts_with("[FAIL ]")),
+        "{}",
+        run.stderr
+    );
     let output = tool()
         .args(["--quiet", "--from"])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/restic-0.18-snapshots.json"))
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/restic-0.18-snapshots.json"),
+        )
         .args(["--before", "2026-05-05T13:40:00+02:00"])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0));
-    assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[test]
 fn colour_only_when_asked_or_on_a_terminal() {
-    let output = tool().args(["--color", "always"]).write_stdin("[]").output().unwrap();
+    let output = tool()
+        .args(["--color", "always"])
+        .write_stdin("[]")
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&output.stderr).contains("\u{1b}["));
     let output = tool().write_stdin("[]").output().unwrap();
-    assert!(!String::from_utf8_lossy(&output.stderr).contains("\u{1b}["), "stderr is a pipe here");
+    assert!(
+        !String::from_utf8_lossy(&output.stderr).contains("\u{1b}["),
+        "stderr is a pipe here"
+    );
 }

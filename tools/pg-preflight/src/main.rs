@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    cli::main(pg_preflight::TOOL, pg_preflight::run)
+}

@@ -1,0 +1,249 @@
+//! The non-JSON outputs: CSV for spreadsheets and for `--compare FILE`, Markdown for the
+//! postmortem, an aligned table for people.
+//!
+//! CSV columns: `schema,table,rows,exact`, and with --compare also
+//! `compare_rows,difference,status`. Empty cells are unknown numbers.
+
+use crate::compare::Diff;
+use crate::count::TableCount;
+use std::fmt::Write as _;
+use std::io::Write;
+
+/// What a report shows: the counts, and the comparison when there is one.
+pub struct Report<'a> {
+    pub label: &'a str,
+    pub exact: bool,
+    pub tables: &'a [TableCount],
+    /// The other side's column name and the per-table comparison.
+    pub compare: Option<(&'a str, &'a [Diff])>,
+}
+
+fn cell(n: Option<u64>) -> String {
+    n.map_or_else(String::new, |n| n.to_string())
+}
+
+fn signed(n: Option<i64>) -> String {
+    match n {
+        Some(n) if n > 0 => format!("+{n}"),
+        Some(n) => n.to_string(),
+        None => String::new(),
+    }
+}
+
+/// `1234567` -> `1,234,567`, for people.
+fn grouped(n: Option<u64>) -> String {
+    let Some(n) = n else {
+        return "?".to_owned();
+    };
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A count for people, `-` where the table is absent on that side.
+fn shown(n: Option<u64>, absent: bool) -> String {
+    if absent { "-".to_owned() } else { grouped(n) }
+}
+
+/// Rows of the report, whichever side they come from: (schema, table, rows, other, difference, status).
+type Line = (
+    String,
+    String,
+    Option<u64>,
+    Option<u64>,
+    Option<i64>,
+    &'static str,
+);
+
+fn lines(report: &Report<'_>) -> Vec<Line> {
+    match report.compare {
+        Some((_, diffs)) => diffs
+            .iter()
+            .map(|d| {
+                (
+                    d.schema.clone(),
+                    d.name.clone(),
+                    d.rows,
+                    d.other_rows,
+                    d.difference,
+                    d.status.as_str(),
+                )
+            })
+            .collect(),
+        None => report
+            .tables
+            .iter()
+            .map(|t| (t.schema.clone(), t.name.clone(), t.rows, None, None, ""))
+            .collect(),
+    }
+}
+
+pub fn csv(report: &Report<'_>, out: impl Write) -> Result<(), String> {
+    let mut writer = csv::Writer::from_writer(out);
+    let err = |e: csv::Error| format!("writing CSV: {e}");
+    let mut header = vec!["schema", "table", "rows", "exact"];
+    if report.compare.is_some() {
+        header.extend(["compare_rows", "difference", "status"]);
+    }
+    writer.write_record(&header).map_err(err)?;
+    let exact = if report.exact { "true" } else { "false" };
+    for (schema, table, rows, other, difference, status) in lines(report) {
+        let mut record = vec![schema, table, cell(rows), exact.to_owned()];
+        if report.compare.is_some() {
+            record.extend([cell(other), signed(difference), status.to_owned()]);
+        }
+        writer.write_record(&record).map_err(err)?;
+    }
+    writer.flush().map_err(|e| format!("writing CSV: {e}"))
+}
+
+fn md_escape(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('|', "\\|")
+}
+
+/// The postmortem's table: `| Table | Rows (pre) |`, or with a comparison
+/// `| Table | Rows (dump) | Rows (post) | Difference | Status |`, and a total line.
+pub fn markdown(report: &Report<'_>) -> String {
+    let kind = if report.exact { "" } else { ", estimated" };
+    let lines = lines(report);
+    let total = |f: fn(&Line) -> Option<u64>| grouped(Some(lines.iter().filter_map(f).sum()));
+    let label = md_escape(report.label);
+    let mut out = String::new();
+    // Writing to a String cannot fail.
+    if let Some((other, _)) = report.compare {
+        let _ = writeln!(
+            out,
+            "| Table | Rows ({}) | Rows ({label}{kind}) | Difference | Status |",
+            md_escape(other)
+        );
+        out.push_str("|---|---:|---:|---:|---|\n");
+        for (schema, table, rows, other_rows, difference, status) in &lines {
+            let _ = writeln!(
+                out,
+                "| {}.{} | {} | {} | {} | {status} |",
+                md_escape(schema),
+                md_escape(table),
+                shown(*other_rows, *status == "added"),
+                shown(*rows, *status == "removed"),
+                signed(*difference)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "| **Total** | {} | {} | | |",
+            total(|l| l.3),
+            total(|l| l.2)
+        );
+    } else {
+        let _ = writeln!(out, "| Table | Rows ({label}{kind}) |");
+        out.push_str("|---|---:|\n");
+        for (schema, table, rows, ..) in &lines {
+            let _ = writeln!(
+                out,
+                "| {}.{} | {} |",
+                md_escape(schema),
+                md_escape(table),
+                grouped(*rows)
+            );
+        }
+        let _ = writeln!(out, "| **Total** | {} |", total(|l| l.2));
+    }
+    out
+}
+
+/// An aligned table for people.
+pub fn table(report: &Report<'_>) -> String {
+    let lines = lines(report);
+    let label = if report.exact {
+        report.label.to_owned()
+    } else {
+        format!("{} (estimated)", report.label)
+    };
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    if let Some((other, _)) = report.compare {
+        rows.push(vec![
+            "SCHEMA".into(),
+            "TABLE".into(),
+            other.to_uppercase(),
+            label.to_uppercase(),
+            "DIFF".into(),
+            "STATUS".into(),
+        ]);
+        for (schema, table, r, o, d, s) in &lines {
+            rows.push(vec![
+                schema.clone(),
+                table.clone(),
+                shown(*o, *s == "added"),
+                shown(*r, *s == "removed"),
+                signed(*d),
+                (*s).to_owned(),
+            ]);
+        }
+    } else {
+        rows.push(vec!["SCHEMA".into(), "TABLE".into(), label.to_uppercase()]);
+        for (schema, table, r, ..) in &lines {
+            rows.push(vec![schema.clone(), table.clone(), grouped(*r)]);
+        }
+    }
+    let columns = rows.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..columns)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (i, value) in row.iter().enumerate() {
+            let pad = " ".repeat(widths[i] - value.chars().count());
+            // Text left, numbers right.
+            if i < 2 || (report.compare.is_some() && i == 5) {
+                line.push_str(value);
+                line.push_str(&pad);
+            } else {
+                line.push_str(&pad);
+                line.push_str(value);
+            }
+            line.push_str("  ");
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_grouped() {
+        assert_eq!(grouped(Some(1_234_567)), "1,234,567");
+        assert_eq!(grouped(Some(12)), "12");
+        assert_eq!(grouped(Some(123_456)), "123,456");
+        assert_eq!(grouped(None), "?");
+        assert_eq!(signed(Some(3)), "+3");
+    }
+
+    #[test]
+    fn markdown_escapes_pipes() {
+        let tables = [TableCount {
+            schema: "a|b".into(),
+            name: "t".into(),
+            rows: Some(1000),
+            estimate_source: None,
+        }];
+        let md = markdown(&Report {
+            label: "pre",
+            exact: true,
+            tables: &tables,
+            compare: None,
+        });
+        assert!(md.contains("| a\\|b.t | 1,000 |"), "{md}");
+        assert!(md.contains("| **Total** | 1,000 |"), "{md}");
+    }
+}
