@@ -19,6 +19,16 @@ const TOOLS: &[(&str, &str, &[&str])] = &[
     ),
     ("pg-preflight", "preflight", &["--schema", "trading"]),
     ("rowcount-report", "rowcounts", &["--schema", "trading"]),
+    (
+        "schema-swap",
+        "swap",
+        &["--schema", "trading", "--dump", "/nonexistent.dump"],
+    ),
+    (
+        "svc-verify",
+        "services",
+        &["--check", "http://127.0.0.1:9/healthz"],
+    ),
 ];
 
 #[test]

@@ -3,12 +3,14 @@
 //!
 //! Tools write `fn main() -> std::process::ExitCode { cli::main::<Args>(TOOL, tool::run) }`.
 
+mod confirm;
 mod error;
 mod output;
 mod report;
 pub mod values;
 pub mod when;
 
+pub use confirm::{Confirmation, SKIP_CONFIRM_VAR, confirm, skip_confirm_from_env};
 pub use error::{ToolError, ToolResult};
 pub use output::{read_stdin_record, write_input_failure, write_record};
 pub use report::{ColorChoice, OutputArgs, Reporter};

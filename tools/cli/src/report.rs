@@ -84,6 +84,22 @@ impl Reporter {
         bar
     }
 
+    /// A bar for work of known size (rows restored...); a hidden one when stderr is not a
+    /// terminal. Call `finish_and_clear` when done.
+    pub fn bar(&self, total: u64, message: impl Into<String>) -> indicatif::ProgressBar {
+        if !self.progress {
+            return indicatif::ProgressBar::hidden();
+        }
+        let bar = indicatif::ProgressBar::new(total).with_message(message.into());
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {human_pos}/{human_len} rows ({elapsed}, {eta} left)",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        bar
+    }
+
     pub fn info(&self, message: impl AsRef<str>) {
         self.emit(Level::Info, message.as_ref());
     }

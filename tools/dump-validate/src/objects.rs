@@ -38,27 +38,9 @@ const SESSION: [&str; 4] = [
 ];
 
 /// Whether the entry is one of the schema's objects: in it, the schema itself, or the
-/// comment, grants and security labels on the schema itself (those have no namespace).
+/// comment, grants and security labels on the schema itself (the archive reader's rule).
 pub fn belongs_to(obj: &Obj, schema: &str) -> bool {
-    if obj.schema.as_deref() == Some(schema) {
-        return true;
-    }
-    if obj.schema.is_some() {
-        return false;
-    }
-    if obj.kind == "SCHEMA" {
-        return obj.name == schema;
-    }
-    if ANNOTATIONS.contains(&obj.kind.as_str()) {
-        // pg_dump quotes the name in the tag when it needs quoting: SCHEMA "my schema".
-        return obj.name == format!("SCHEMA {schema}")
-            || obj.name == format!("SCHEMA {}", quote_ident(schema));
-    }
-    false
-}
-
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
+    pgdump::belongs_to_schema(&obj.kind, obj.schema.as_deref(), &obj.name, schema)
 }
 
 /// The outcome of the analysis for a set of schemas.

@@ -6,7 +6,7 @@
 //!
 //! Read-only, except `--create-database`, the one write this tool can do.
 
-mod catalog;
+use pg::catalog;
 pub mod conn;
 pub mod dump;
 mod preflight;

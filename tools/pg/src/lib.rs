@@ -28,6 +28,7 @@
 
 mod args;
 mod bindir;
+pub mod catalog;
 mod child;
 mod connect;
 mod conninfo;

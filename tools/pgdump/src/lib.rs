@@ -39,7 +39,7 @@ pub use parallel::TableRows;
 pub use rows::RowCount;
 pub use stream::DataReader;
 pub use text::Text;
-pub use toc::{DataLocation, DumpId, Entry, Section};
+pub use toc::{DataLocation, DumpId, Entry, Section, belongs_to_schema};
 
 use std::ops::RangeFrom;
 

@@ -124,6 +124,19 @@ impl Entry {
         }
     }
 
+    /// Whether the entry is one of `schema`'s objects: in the schema, the schema itself, or
+    /// the comment, grants and security labels on the schema itself (which have no namespace).
+    /// These are the entries a restore of the schema needs.
+    pub fn belongs_to_schema(&self, schema: &str) -> bool {
+        let namespace = self.namespace.as_ref().map(|n| n.to_string_lossy());
+        belongs_to_schema(
+            &self.desc.to_string_lossy(),
+            namespace.as_deref(),
+            &self.tag.to_string_lossy(),
+            schema,
+        )
+    }
+
     /// How errors name the entry: `table trading.orders`, `large objects BLOBS`...
     pub fn subject(&self) -> String {
         let kind = if self.is_table_data() {
@@ -134,6 +147,22 @@ impl Entry {
             self.desc.to_string().to_lowercase()
         };
         format!("{kind} {}", self.qualified_name())
+    }
+}
+
+/// Kinds that annotate another object rather than create one.
+const ANNOTATIONS: [&str; 3] = ["ACL", "COMMENT", "SECURITY LABEL"];
+
+/// [`Entry::belongs_to_schema`] on an entry's parts: its kind (`desc`), namespace and tag.
+pub fn belongs_to_schema(desc: &str, namespace: Option<&str>, tag: &str, schema: &str) -> bool {
+    match namespace {
+        Some(namespace) => namespace == schema,
+        None if desc == "SCHEMA" => tag == schema,
+        // pg_dump quotes the name in the tag when it needs quoting: SCHEMA "my schema".
+        None if ANNOTATIONS.contains(&desc) => tag.strip_prefix("SCHEMA ").is_some_and(|name| {
+            name == schema || name == format!("\"{}\"", schema.replace('"', "\"\""))
+        }),
+        None => false,
     }
 }
 

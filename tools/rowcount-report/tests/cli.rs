@@ -593,7 +593,7 @@ fn help_input_gate_and_could_not_run() {
     assert_eq!(r.record["rowcounts"]["checks"][0]["name"], "input");
 
     let mut failed = json!({"record_version": 1, "schema": "trading", "database": "gordon"});
-    failed["swap"] = json!({"tool": "schema-swap", "version": "0.1.0", "ok": false, "started_at": "2026-05-05T13:41:02.120Z", "elapsed_ms": 1, "checks": []});
+    failed["swap"] = json!({"tool": "schema-swap", "version": "0.1.0", "ok": false, "started_at": "2026-05-05T13:41:02.120Z", "elapsed_ms": 1, "checks": [], "dump": null, "previous": null, "pg_restore": null, "committed": false, "tables": []});
     let mut cmd = tool();
     cmd.env("PGHOST", "127.0.0.1")
         .env("PGPORT", free_port().to_string());

@@ -14,6 +14,8 @@ pub fn tools() -> Vec<clap::Command> {
         dump_validate::Args::command(),
         pg_preflight::Args::command(),
         rowcount_report::Args::command(),
+        schema_swap::Args::command(),
+        svc_verify::Args::command(),
     ]
 }
 

@@ -1,8 +1,10 @@
-//! The catalog queries preflight makes. Every name goes in as a bind parameter; the only
-//! statement that names an object in its text, CREATE DATABASE, quotes it as an identifier.
+//! Catalog queries the tools share: the server and the connecting role, databases, roles, a
+//! schema and its owner, what outside a schema depends on it, and locks held on its tables.
+//! Every name goes in as a bind parameter; the only statement that names an object in its
+//! text, CREATE DATABASE, quotes it as an identifier.
 
-use pg::tokio_postgres::{Client, Error};
 use serde_json::{Value, json};
+use tokio_postgres::{Client, Error};
 
 /// The server and the connecting role.
 #[derive(Debug, Clone)]
@@ -49,7 +51,7 @@ pub async fn database_exists(client: &Client, name: &str) -> Result<Option<bool>
     Ok(row.map(|r| r.get(0)))
 }
 
-pub async fn create_database(client: &Client, name: &pg::Ident) -> Result<(), Error> {
+pub async fn create_database(client: &Client, name: &crate::Ident) -> Result<(), Error> {
     client
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .await

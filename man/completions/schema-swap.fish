@@ -1,0 +1,22 @@
+complete -c schema-swap -l schema -d 'The schema to replace; default the record\'s schema' -r
+complete -c schema-swap -l dump -d 'The dump: a custom-format file or a directory-format directory; default the record\'s dump section' -r -F
+complete -c schema-swap -l keep -d 'With --prune: how many of the newest previous schemas to keep' -r
+complete -c schema-swap -l older-than -d 'With --prune: drop previous schemas set aside longer ago than this, e.g. 7d' -r
+complete -c schema-swap -l lock-timeout -d 'How long to wait for locks when renaming the schema before giving up' -r
+complete -c schema-swap -l maintenance-work-mem -d 'maintenance_work_mem for the restore\'s session (index and key builds)' -r
+complete -c schema-swap -l jobs -d 'Threads that count the dump\'s rows when the record has no counts; default the cores' -r
+complete -c schema-swap -l pg-bindir -d 'Look for pg_restore only in this directory (repeatable); default PATH, /usr/lib/postgresql/*/bin and /opt/schema-restore/pg/*/bin' -r -F
+complete -c schema-swap -l dsn -d 'Connection string: key=value pairs or a postgresql:// URI [default: PG* variables]' -r
+complete -c schema-swap -l color -d 'Colour the stderr messages' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
+always\t''
+never\t''"
+complete -c schema-swap -s y -l yes -d 'Skip the confirmation prompt (as RESTORE_SKIP_CONFIRM=1 does)'
+complete -c schema-swap -l dry-run -d 'Print the plan (what is renamed, restored and counted) and change nothing'
+complete -c schema-swap -l drop-previous -d 'After a verified commit, drop the previous schema (kept when anything outside depends on it)'
+complete -c schema-swap -l repoint-dependents -d 'Recreate views outside the schema that read it, so they read the restored schema (in the same transaction); without it they keep reading the previous one'
+complete -c schema-swap -l rollback -d 'Swap the newest previous schema back in, in one transaction (the current one is set aside)'
+complete -c schema-swap -l list -d 'List the previous schemas kept, with their times and sizes'
+complete -c schema-swap -l prune -d 'Drop previous schemas: those beyond --keep, or older than --older-than'
+complete -c schema-swap -s q -l quiet -d 'Print only failures on stderr'
+complete -c schema-swap -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c schema-swap -s V -l version -d 'Print version'

@@ -1,0 +1,57 @@
+#compdef schema-swap
+
+autoload -U is-at-least
+
+_schema-swap() {
+    typeset -A opt_args
+    typeset -a _arguments_options
+    local ret=1
+
+    if is-at-least 5.2; then
+        _arguments_options=(-s -S -C)
+    else
+        _arguments_options=(-s -C)
+    fi
+
+    local context curcontext="$curcontext" state line
+    _arguments "${_arguments_options[@]}" : \
+'--schema=[The schema to replace; default the record'\''s schema]:NAME:_default' \
+'--dump=[The dump\: a custom-format file or a directory-format directory; default the record'\''s dump section]:FILE:_files' \
+'--keep=[With --prune\: how many of the newest previous schemas to keep]:N:_default' \
+'--older-than=[With --prune\: drop previous schemas set aside longer ago than this, e.g. 7d]:DURATION:_default' \
+'--lock-timeout=[How long to wait for locks when renaming the schema before giving up]:DURATION:_default' \
+'--maintenance-work-mem=[maintenance_work_mem for the restore'\''s session (index and key builds)]:SIZE:_default' \
+'--jobs=[Threads that count the dump'\''s rows when the record has no counts; default the cores]:N:_default' \
+'*--pg-bindir=[Look for pg_restore only in this directory (repeatable); default PATH, /usr/lib/postgresql/*/bin and /opt/schema-restore/pg/*/bin]:DIR:_files' \
+'--dsn=[Connection string\: key=value pairs or a postgresql\:// URI \[default\: PG* variables\]]:CONNINFO|URI:_default' \
+'--color=[Colour the stderr messages]:WHEN:((auto\:"Colour when stderr is a terminal and NO_COLOR is unset"
+always\:""
+never\:""))' \
+'-y[Skip the confirmation prompt (as RESTORE_SKIP_CONFIRM=1 does)]' \
+'--yes[Skip the confirmation prompt (as RESTORE_SKIP_CONFIRM=1 does)]' \
+'--dry-run[Print the plan (what is renamed, restored and counted) and change nothing]' \
+'--drop-previous[After a verified commit, drop the previous schema (kept when anything outside depends on it)]' \
+'--repoint-dependents[Recreate views outside the schema that read it, so they read the restored schema (in the same transaction); without it they keep reading the previous one]' \
+'--rollback[Swap the newest previous schema back in, in one transaction (the current one is set aside)]' \
+'--list[List the previous schemas kept, with their times and sizes]' \
+'--prune[Drop previous schemas\: those beyond --keep, or older than --older-than]' \
+'-q[Print only failures on stderr]' \
+'--quiet[Print only failures on stderr]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+}
+
+(( $+functions[_schema-swap_commands] )) ||
+_schema-swap_commands() {
+    local commands; commands=()
+    _describe -t commands 'schema-swap commands' commands "$@"
+}
+
+if [ "$funcstack[1]" = "_schema-swap" ]; then
+    _schema-swap "$@"
+else
+    compdef _schema-swap schema-swap
+fi

@@ -1,0 +1,309 @@
+//! schema-swap: replace a schema from a pg_dump archive in one transaction, verified before
+//! commit (runbook step 5, without its window of no schema and without its CASCADE).
+//!
+//! In one transaction on one session: take an advisory lock for the schema, rename the live
+//! schema aside to `<schema>_prev_<UTC time>`, apply the schema's entries of the archive as
+//! the real pg_restore writes them, check that every table holds exactly the rows the archive
+//! reader counted in the dump, then commit. Services read the old schema until the commit and
+//! the new one after it; any failure, signal, kill or lost connection leaves the database as it
+//! was. The previous schema is kept for `--rollback` until `--drop-previous` or `--prune`.
+
+mod plan;
+mod previous;
+mod restore;
+pub mod script;
+mod swap;
+
+use clap::{ArgGroup, Parser};
+use cli::values::{ByteSize, Duration};
+use cli::{OutputArgs, ToolError, ToolResult};
+use pg::{ConnArgs, Ident};
+use record::{ExitCode, Section, SectionBuilder};
+use std::path::PathBuf;
+
+pub const TOOL: &str = "schema-swap";
+const SECTION: &str = "swap";
+
+/// Replace a schema from a pg_dump archive in one transaction, verified before commit.
+///
+/// Renames the live schema aside (<schema>_prev_<UTC time>), restores the dump's objects of
+/// the schema with the real pg_restore through its own session, checks every table's row count
+/// against the archive, and commits only if all hold. Any failure, Ctrl-C, kill or lost
+/// connection leaves the database exactly as before. Reads a record on stdin when one is piped
+/// in (schema, database, and the dump section's file and row counts) and writes it on with a
+/// 'swap' section. Asks 'yes' on a terminal; --yes or RESTORE_SKIP_CONFIRM=1 skip the prompt,
+/// and without a terminal and without either it refuses.
+#[allow(clippy::struct_excessive_bools)] // clap flags: each bool is one switch of the command line
+#[derive(Debug, Parser)]
+#[command(name = TOOL, version, about, after_help = EXIT_CODES)]
+#[command(group(ArgGroup::new("mode").args(["rollback", "list", "prune"])))]
+pub struct Args {
+    /// The schema to replace; default the record's schema.
+    #[arg(long, value_name = "NAME")]
+    pub schema: Option<String>,
+
+    /// The dump: a custom-format file or a directory-format directory; default the record's
+    /// dump section.
+    #[arg(long, value_name = "FILE")]
+    pub dump: Option<PathBuf>,
+
+    /// Skip the confirmation prompt (as RESTORE_SKIP_CONFIRM=1 does).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Print the plan (what is renamed, restored and counted) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// After a verified commit, drop the previous schema (kept when anything outside depends on it).
+    #[arg(long)]
+    pub drop_previous: bool,
+
+    /// Recreate views outside the schema that read it, so they read the restored schema
+    /// (in the same transaction); without it they keep reading the previous one.
+    #[arg(long)]
+    pub repoint_dependents: bool,
+
+    /// Swap the newest previous schema back in, in one transaction (the current one is set aside).
+    #[arg(long)]
+    pub rollback: bool,
+
+    /// List the previous schemas kept, with their times and sizes.
+    #[arg(long)]
+    pub list: bool,
+
+    /// Drop previous schemas: those beyond --keep, or older than --older-than.
+    #[arg(long)]
+    pub prune: bool,
+
+    /// With --prune: how many of the newest previous schemas to keep.
+    #[arg(long, value_name = "N", requires = "prune")]
+    pub keep: Option<usize>,
+
+    /// With --prune: drop previous schemas set aside longer ago than this, e.g. 7d.
+    #[arg(long, value_name = "DURATION", requires = "prune")]
+    pub older_than: Option<Duration>,
+
+    /// How long to wait for locks when renaming the schema before giving up.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub lock_timeout: Duration,
+
+    /// maintenance_work_mem for the restore's session (index and key builds).
+    #[arg(long, value_name = "SIZE", default_value = "512MiB")]
+    pub maintenance_work_mem: ByteSize,
+
+    /// Threads that count the dump's rows when the record has no counts; default the cores.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<std::num::NonZeroUsize>,
+
+    /// Look for pg_restore only in this directory (repeatable); default PATH,
+    /// /usr/lib/postgresql/*/bin and /opt/schema-restore/pg/*/bin.
+    #[arg(long = "pg-bindir", value_name = "DIR")]
+    pub pg_bindirs: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub conn: ConnArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+const EXIT_CODES: &str = "Exit codes:
+  0  the schema was replaced and verified (or --dry-run, --list, --rollback, --prune succeeded)
+  1  a check failed or the restore failed and was rolled back: the database is as it was;
+     also a refused prompt
+  2  usage or input error (bad flag, invalid record, no dump, no confirmation without a terminal)
+  3  an earlier section of the record failed; nothing was done
+  4  could not run (server unreachable, no fitting pg_restore, another swap of the schema
+     running, or the commit's outcome unknown because the connection was lost during it)";
+
+/// What the operator asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Swap,
+    Rollback,
+    List,
+    Prune,
+}
+
+impl Args {
+    fn mode(&self) -> Mode {
+        if self.rollback {
+            Mode::Rollback
+        } else if self.list {
+            Mode::List
+        } else if self.prune {
+            Mode::Prune
+        } else {
+            Mode::Swap
+        }
+    }
+}
+
+/// Everything the tool needs, validated at the edge.
+#[allow(clippy::struct_excessive_bools)] // the switches of Args, validated
+#[derive(Debug)]
+pub struct Job {
+    pub mode: Mode,
+    pub schema: Ident,
+    pub settings: pg::ConnSettings,
+    /// The dump, for a swap.
+    pub dump: Option<PathBuf>,
+    /// The dump section of the record, if any: its row counts spare a second read.
+    pub dump_section: Option<serde_json::Value>,
+    pub yes: bool,
+    pub dry_run: bool,
+    pub drop_previous: bool,
+    pub repoint_dependents: bool,
+    pub keep: Option<usize>,
+    pub older_than: Option<jiff::SignedDuration>,
+    pub lock_timeout: std::time::Duration,
+    pub maintenance_work_mem: u64,
+    pub jobs: usize,
+    pub pg_bindirs: Vec<PathBuf>,
+}
+
+pub fn run(args: &Args) -> ToolResult<ExitCode> {
+    let reporter = args.output.reporter();
+    let mut record = match cli::read_stdin_record() {
+        Ok(record) => record.unwrap_or_default(),
+        Err(error) => {
+            let section = Section::builder(TOOL, env!("CARGO_PKG_VERSION"));
+            return cli::write_input_failure(SECTION, section, &error, &reporter, empty_data);
+        }
+    };
+    let job = job(args, &record)?;
+    for warning in job.settings.warnings() {
+        reporter.warn(warning);
+    }
+    if record.schema().is_none() {
+        record.set_schema(job.schema.as_str());
+    }
+    if record.database().is_none() {
+        record.set_database(job.settings.dbname());
+    }
+
+    let mut section = Section::builder(TOOL, env!("CARGO_PKG_VERSION"));
+    // Listing changes nothing, so an earlier failure does not stop it.
+    if job.mode == Mode::List || record.gate(SECTION, &mut section) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| ToolError::could_not_run(format!("starting the async runtime: {e}")))?;
+        let outcome = runtime.block_on(async {
+            match job.mode {
+                Mode::Swap => swap::run(&job, &mut section, &reporter).await,
+                Mode::Rollback => previous::rollback(&job, &mut section, &reporter).await,
+                Mode::List => previous::list(&job, &mut section, &reporter).await,
+                Mode::Prune => previous::prune(&job, &mut section, &reporter).await,
+            }
+        });
+        // The restore's reader thread may still be blocked on pg_restore: do not wait for it.
+        runtime.shutdown_background();
+        if let Err(usage) = outcome {
+            // Refused for want of a confirmation: say so in the record too.
+            section.push_check(record::Check::fail("confirm", usage.message().to_owned()));
+            finish(&mut record, section)?;
+            return Err(usage);
+        }
+    } else {
+        for check in section.checks() {
+            reporter.check(check);
+        }
+        empty_data(&mut section);
+    }
+    finish(&mut record, section)
+}
+
+fn finish(record: &mut record::Record, section: SectionBuilder) -> ToolResult<ExitCode> {
+    let section = section.finish();
+    let code = section.exit_code();
+    record.put_section(SECTION, &section);
+    cli::write_record(record)?;
+    Ok(code)
+}
+
+/// Validates the flags and the record into a [`Job`].
+fn job(args: &Args, record: &record::Record) -> ToolResult<Job> {
+    let schema_name = args
+        .schema
+        .clone()
+        .or_else(|| record.schema().map(str::to_owned))
+        .ok_or_else(|| {
+            ToolError::usage("no schema: give --schema NAME (or pipe in a record that names one)")
+        })?;
+    let schema = Ident::new(schema_name).map_err(|e| ToolError::usage(format!("--schema: {e}")))?;
+    // The set-aside name must fit PostgreSQL's 63 bytes too.
+    previous::aside_name(&schema, jiff::Timestamp::now())
+        .map_err(|e| ToolError::usage(format!("--schema: {e}")))?;
+    let settings = pg::settings_for(&args.conn, record.database(), TOOL).map_err(|e| {
+        if e.is_usage() {
+            ToolError::usage(e.to_string())
+        } else {
+            ToolError::could_not_run(e.to_string())
+        }
+    })?;
+    let mode = args.mode();
+    let dump_section = record.section("dump").cloned();
+    let dump = args.dump.clone().or_else(|| {
+        dump_section
+            .as_ref()
+            .and_then(|d| d.get("path"))
+            .and_then(serde_json::Value::as_str)
+            .map(PathBuf::from)
+    });
+    if mode == Mode::Swap && dump.is_none() {
+        return Err(ToolError::usage(
+            "no dump: give --dump FILE (or pipe in dump-validate's record)",
+        ));
+    }
+    if mode == Mode::Prune && args.keep.is_none() && args.older_than.is_none() {
+        return Err(ToolError::usage(
+            "--prune needs --keep N or --older-than DURATION: say which previous schemas to drop",
+        ));
+    }
+    if args.dry_run && args.drop_previous {
+        return Err(ToolError::usage(
+            "--dry-run and --drop-previous contradict each other: a dry run drops nothing",
+        ));
+    }
+    let older_than = match args.older_than {
+        Some(d) if d.0.is_negative() => {
+            return Err(ToolError::usage(
+                "--older-than: a duration cannot be negative",
+            ));
+        }
+        other => other.map(|d| d.0),
+    };
+    let jobs = args.jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+        std::num::NonZeroUsize::get,
+    );
+    Ok(Job {
+        mode,
+        schema,
+        settings,
+        dump,
+        dump_section,
+        yes: args.yes,
+        dry_run: args.dry_run,
+        drop_previous: args.drop_previous,
+        repoint_dependents: args.repoint_dependents,
+        keep: args.keep,
+        older_than,
+        lock_timeout: args.lock_timeout.0.unsigned_abs(),
+        maintenance_work_mem: args.maintenance_work_mem.0,
+        jobs,
+        pg_bindirs: args.pg_bindirs.clone(),
+    })
+}
+
+/// The keys the section always has, so readers need not test for them.
+fn empty_data(section: &mut SectionBuilder) {
+    for key in ["dump", "previous", "pg_restore"] {
+        section.insert_data(key, serde_json::Value::Null);
+    }
+    section.insert_data("committed", serde_json::Value::Bool(false));
+    section.insert_data("tables", serde_json::Value::Array(Vec::new()));
+}

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    cli::main(schema_swap::TOOL, schema_swap::run)
+}

@@ -1,0 +1,228 @@
+//! What a swap will restore, decided from the archive before anything is touched: the
+//! schema's entries (as a pg_restore `-L` list), its tables and the rows each must hold.
+
+use pgdump::{Archive, Entry};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// One table whose data the dump holds.
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub schema: String,
+    pub name: String,
+    /// The COPY statement pg_restore writes for it, without the `;` and newline.
+    pub copy_sql: Option<String>,
+    /// Rows in the dump; `None` when the data is INSERT statements (not countable).
+    pub expected_rows: Option<u64>,
+}
+
+/// The schema's part of the archive.
+#[derive(Debug)]
+pub struct Plan {
+    pub archive: Archive,
+    /// Dump ids of the entries to restore, in the archive's order.
+    pub entry_ids: Vec<u32>,
+    pub tables: Vec<Table>,
+    /// Whether the dump creates the schema itself (`CREATE SCHEMA`); a dump of single tables
+    /// does not, and the schema is created before the restore.
+    pub creates_schema: bool,
+    /// Roles the entries name as owners, which must exist on the server.
+    pub owners: BTreeSet<String>,
+    /// Where the row counts came from: `the record's dump section` or `the archive`.
+    pub counts_from: &'static str,
+}
+
+/// Why the plan could not be made. Each is a failed check: nothing has been touched.
+#[derive(Debug)]
+pub struct PlanError {
+    pub check: &'static str,
+    pub message: String,
+}
+
+impl PlanError {
+    fn new(check: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            check,
+            message: message.into(),
+        }
+    }
+}
+
+pub fn make(
+    path: &Path,
+    schema: &str,
+    dump_section: Option<&Value>,
+    jobs: usize,
+) -> Result<Plan, PlanError> {
+    let archive = Archive::open(path).map_err(|e| {
+        PlanError::new(
+            "dump",
+            format!("reading dump '{}': {}", path.display(), e.kind()),
+        )
+    })?;
+    let members: Vec<&Entry> = archive
+        .entries()
+        .iter()
+        .filter(|e| e.belongs_to_schema(schema))
+        .collect();
+    if members.is_empty() {
+        return Err(PlanError::new(
+            "schema_objects",
+            format!(
+                "dump '{}' holds no objects of schema {schema}: pick a dump of that schema",
+                path.display()
+            ),
+        ));
+    }
+    let creates_schema = members.iter().any(|e| {
+        e.desc == "SCHEMA"
+            && e.defn
+                .as_ref()
+                .is_some_and(|d| d.to_string_lossy().contains("CREATE SCHEMA"))
+    });
+    let owners = members
+        .iter()
+        .filter_map(|e| e.owner.as_ref())
+        .map(|o| o.to_string_lossy().into_owned())
+        .filter(|o| !o.is_empty())
+        .collect();
+    let data: Vec<&Entry> = members
+        .iter()
+        .copied()
+        .filter(|e| e.is_table_data() && e.has_data())
+        .collect();
+    let mut tables: Vec<Table> = data
+        .iter()
+        .map(|e| Table {
+            schema: schema.to_owned(),
+            name: e.tag.to_string_lossy().into_owned(),
+            copy_sql: e.copy_stmt.as_ref().map(|s| {
+                s.to_string_lossy()
+                    .trim_end()
+                    .trim_end_matches(';')
+                    .to_owned()
+            }),
+            expected_rows: None,
+        })
+        .collect();
+    let counts_from = if fill_from_record(&mut tables, path, &archive, dump_section) {
+        "the record's dump section"
+    } else {
+        count_in_archive(&archive, &data, &mut tables, jobs)?;
+        "the archive"
+    };
+    let entry_ids = members.iter().map(|e| e.dump_id.0).collect();
+    Ok(Plan {
+        archive,
+        entry_ids,
+        tables,
+        creates_schema,
+        owners,
+        counts_from,
+    })
+}
+
+/// Takes the row counts dump-validate wrote, when its section is about this very file (same
+/// path and size) and counted every table; returns whether it did.
+fn fill_from_record(
+    tables: &mut [Table],
+    path: &Path,
+    archive: &Archive,
+    section: Option<&Value>,
+) -> bool {
+    let Some(section) = section else {
+        return false;
+    };
+    let same_path = section.get("path").and_then(Value::as_str) == path.to_str();
+    let size = std::fs::metadata(path).ok().map(|m| m.len());
+    let same_size = archive.format() == pgdump::Format::Directory
+        || section.get("size_bytes").and_then(Value::as_u64) == size;
+    if !same_path || !same_size || section.get("ok") != Some(&Value::Bool(true)) {
+        return false;
+    }
+    let Some(listed) = section.get("tables").and_then(Value::as_array) else {
+        return false;
+    };
+    let mut found = Vec::with_capacity(tables.len());
+    for table in tables.iter() {
+        let rows = listed.iter().find_map(|t| {
+            (t.get("schema").and_then(Value::as_str) == Some(&table.schema)
+                && t.get("name").and_then(Value::as_str) == Some(&table.name))
+            .then(|| t.get("rows").and_then(Value::as_u64))
+            .flatten()
+        });
+        match rows {
+            Some(rows) => found.push(rows),
+            None if table.copy_sql.is_none() => found.push(0),
+            None => return false,
+        }
+    }
+    for (table, rows) in tables.iter_mut().zip(found) {
+        if table.copy_sql.is_some() {
+            table.expected_rows = Some(rows);
+        }
+    }
+    true
+}
+
+/// Reads every data block of the schema's tables on `jobs` threads: a damaged block is found
+/// here, before anything changes, and named.
+fn count_in_archive(
+    archive: &Archive,
+    data: &[&Entry],
+    tables: &mut [Table],
+    jobs: usize,
+) -> Result<(), PlanError> {
+    let countable: Vec<(usize, &Entry)> = data
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|(_, e)| e.copy_stmt.is_some())
+        .collect();
+    let entries: Vec<&Entry> = countable.iter().map(|(_, e)| *e).collect();
+    let results = archive.count_rows_parallel(&entries, jobs);
+    let mut damaged = Vec::new();
+    for ((index, entry), result) in countable.iter().zip(results) {
+        match result {
+            Ok(count) => tables[*index].expected_rows = Some(count.rows),
+            Err(error) => damaged.push(format!("{}: {}", entry.qualified_name(), error.kind())),
+        }
+    }
+    if damaged.is_empty() {
+        Ok(())
+    } else {
+        Err(PlanError::new(
+            "data_blocks",
+            format!(
+                "the dump's data is damaged, nothing was changed: {}; pick another snapshot",
+                damaged.join("; ")
+            ),
+        ))
+    }
+}
+
+impl Plan {
+    /// The `-L` list for pg_restore: one dump id a line, in the archive's order (pg_restore
+    /// restores in the list's order). Ids only: a name holding a newline and digits could
+    /// otherwise select an entry of its own.
+    pub fn list_file(&self) -> String {
+        let mut out = String::from("; schema-swap: the entries of one schema\n");
+        for id in &self.entry_ids {
+            let _ = writeln!(out, "{id}");
+        }
+        out
+    }
+
+    pub fn total_rows(&self) -> u64 {
+        self.tables.iter().filter_map(|t| t.expected_rows).sum()
+    }
+
+    /// The table a COPY statement fills.
+    pub fn table_for_copy(&self, sql: &str) -> Option<usize> {
+        self.tables
+            .iter()
+            .position(|t| t.copy_sql.as_deref() == Some(sql.trim_end().trim_end_matches(';')))
+    }
+}

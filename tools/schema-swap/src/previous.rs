@@ -1,0 +1,487 @@
+//! Previous schemas: the live schema set aside by a swap as `<schema>_prev_<UTC time>`, kept
+//! for a rollback until dropped. Listing, rolling back, pruning, and the advisory lock that
+//! keeps two changes of one schema from running at once.
+
+use crate::swap::{db_message, push};
+use crate::{Job, TOOL};
+use cli::{Confirmation, Reporter, ToolError};
+use pg::tokio_postgres::Client;
+use pg::{Ident, IdentError, catalog};
+use record::{Check, SectionBuilder};
+use serde_json::{Value, json};
+
+/// The time (UTC) in a previous schema's name: `20260505_134102`. Lower case and digits, so
+/// the name needs no quotes in psql.
+const STAMP: &str = "%Y%m%d_%H%M%S";
+
+/// `<schema>_prev_<UTC time>`, e.g. `trading_prev_20260505_134102`.
+pub fn aside_name(schema: &Ident, at: jiff::Timestamp) -> Result<Ident, IdentError> {
+    Ident::new(format!("{}_prev_{}", schema.as_str(), at.strftime(STAMP)))
+}
+
+/// A name to set `schema` aside under that no schema has yet: now, or a second later per
+/// name already taken (two changes within one second).
+pub async fn free_aside_name(
+    client: &Client,
+    schema: &Ident,
+) -> Result<Ident, pg::tokio_postgres::Error> {
+    let mut at = jiff::Timestamp::now();
+    loop {
+        let Ok(name) = aside_name(schema, at) else {
+            // Checked when the job was made; a name that stops fitting is not worth a panic.
+            return Ok(schema.clone());
+        };
+        if catalog::schema(client, name.as_str()).await?.is_none() {
+            return Ok(name);
+        }
+        at += jiff::SignedDuration::from_secs(1);
+    }
+}
+
+/// When a previous schema of `schema` was set aside, read from its name.
+pub fn set_aside_at(schema: &str, name: &str) -> Option<jiff::Timestamp> {
+    let stamp = name.strip_prefix(schema)?.strip_prefix("_prev_")?;
+    if stamp.len() != 15 {
+        return None;
+    }
+    let civil = jiff::civil::DateTime::strptime(STAMP, stamp).ok()?;
+    civil
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp())
+}
+
+/// The advisory lock's key: one per database and schema.
+pub fn lock_key(schema: &Ident) -> String {
+    format!("{TOOL} {}", schema.as_str())
+}
+
+/// Takes the transaction-level advisory lock for `$1` (the key), or says it could not.
+pub const TRY_LOCK_SQL: &str =
+    "SELECT pg_try_advisory_xact_lock(hashtextextended(current_database() || ' ' || $1, 0))";
+
+/// ` (pid 123, application schema-swap, since ...)` for the session holding the lock, or empty.
+pub async fn lock_holder(client: &Client, key: &str) -> String {
+    let row = client
+        .query_opt(
+            "SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.xact_start::text, '')
+             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+               AND ((l.classid::int8 << 32) | l.objid::int8)
+                   = hashtextextended(current_database() || ' ' || $1, 0)
+             LIMIT 1",
+            &[&key],
+        )
+        .await;
+    match row {
+        Ok(Some(row)) => {
+            let pid: i32 = row.get(0);
+            let app: String = row.get(1);
+            let since: String = row.get(2);
+            format!(" (pid {pid}, application '{app}', since {since})")
+        }
+        _ => String::new(),
+    }
+}
+
+/// A previous schema and what it holds.
+#[derive(Debug, Clone)]
+pub struct Previous {
+    pub name: String,
+    pub set_aside_at: jiff::Timestamp,
+    pub bytes: i64,
+    pub tables: i64,
+}
+
+impl Previous {
+    fn to_value(&self) -> Value {
+        json!({
+            "name": self.name, "set_aside_at": self.set_aside_at.to_string(),
+            "size_bytes": self.bytes, "tables": self.tables,
+        })
+    }
+}
+
+/// The previous schemas of `schema`, newest first.
+pub async fn find(
+    client: &Client,
+    schema: &Ident,
+) -> Result<Vec<Previous>, pg::tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT n.nspname::text,
+                    coalesce(sum(pg_total_relation_size(c.oid)) FILTER (WHERE c.relkind IN ('r', 'm')), 0)::int8,
+                    count(c.oid) FILTER (WHERE c.relkind IN ('r', 'p'))
+             FROM pg_namespace n LEFT JOIN pg_class c ON c.relnamespace = n.oid
+             WHERE starts_with(n.nspname, $1 || '_prev_')
+             GROUP BY n.nspname",
+            &[&schema.as_str()],
+        )
+        .await?;
+    let mut found: Vec<Previous> = rows
+        .iter()
+        .filter_map(|row| {
+            let name: String = row.get(0);
+            Some(Previous {
+                set_aside_at: set_aside_at(schema.as_str(), &name)?,
+                name,
+                bytes: row.get(1),
+                tables: row.get(2),
+            })
+        })
+        .collect();
+    found.sort_by_key(|p| std::cmp::Reverse(p.set_aside_at));
+    Ok(found)
+}
+
+async fn connect(job: &Job, section: &mut SectionBuilder, reporter: &Reporter) -> Option<Client> {
+    match pg::connect(&job.settings).await {
+        Ok((client, _task)) => Some(client),
+        Err(e) => {
+            push(section, reporter, Check::fail("server", e.to_string()));
+            section.mark_could_not_run();
+            None
+        }
+    }
+}
+
+async fn find_or_fail(
+    client: &Client,
+    job: &Job,
+    section: &mut SectionBuilder,
+    reporter: &Reporter,
+) -> Option<Vec<Previous>> {
+    match find(client, &job.schema).await {
+        Ok(found) => {
+            section.insert_data(
+                "previous_schemas",
+                Value::Array(found.iter().map(Previous::to_value).collect()),
+            );
+            Some(found)
+        }
+        Err(e) => {
+            push(
+                section,
+                reporter,
+                Check::fail(
+                    "previous",
+                    format!("listing previous schemas: {}", db_message(&e)),
+                ),
+            );
+            None
+        }
+    }
+}
+
+pub async fn list(
+    job: &Job,
+    section: &mut SectionBuilder,
+    reporter: &Reporter,
+) -> Result<(), ToolError> {
+    crate::empty_data(section);
+    let Some(client) = connect(job, section, reporter).await else {
+        return Ok(());
+    };
+    let Some(found) = find_or_fail(&client, job, section, reporter).await else {
+        return Ok(());
+    };
+    for p in &found {
+        reporter.info(format!(
+            "{}  set aside {}  {} tables  {}",
+            p.name,
+            p.set_aside_at,
+            p.tables,
+            cli::values::ByteSize(u64::try_from(p.bytes).unwrap_or(0))
+        ));
+    }
+    push(
+        section,
+        reporter,
+        Check::ok(
+            "previous",
+            format!("{} previous schemas of {}", found.len(), job.schema),
+        ),
+    );
+    Ok(())
+}
+
+fn ask(
+    job: &Job,
+    question: &str,
+    section: &mut SectionBuilder,
+    reporter: &Reporter,
+) -> Result<bool, ToolError> {
+    match cli::confirm(question, job.yes) {
+        Confirmation::Given(_) | Confirmation::Typed => Ok(true),
+        Confirmation::Refused(answer) => {
+            push(
+                section,
+                reporter,
+                Check::fail(
+                    "confirm",
+                    format!("not confirmed (answer '{answer}'): nothing changed"),
+                ),
+            );
+            Ok(false)
+        }
+        Confirmation::NoTerminal => Err(ToolError::usage(
+            "refusing without confirmation: no terminal to ask on; pass --yes or set RESTORE_SKIP_CONFIRM=1",
+        )),
+    }
+}
+
+/// Swaps the newest previous schema back in, in one transaction; the current schema is set
+/// aside in its turn (nothing is dropped), so a rollback can itself be rolled back.
+pub async fn rollback(
+    job: &Job,
+    section: &mut SectionBuilder,
+    reporter: &Reporter,
+) -> Result<(), ToolError> {
+    crate::empty_data(section);
+    let schema = &job.schema;
+    let Some(client) = connect(job, section, reporter).await else {
+        return Ok(());
+    };
+    let Some(found) = find_or_fail(&client, job, section, reporter).await else {
+        return Ok(());
+    };
+    let Some(newest) = found.first() else {
+        push(
+            section,
+            reporter,
+            Check::fail(
+                "rollback",
+                format!("no previous schema of {schema} to roll back to"),
+            ),
+        );
+        return Ok(());
+    };
+    let back = Ident::new(newest.name.clone()).map_err(|e| ToolError::usage(e.to_string()))?;
+    let exists = matches!(catalog::schema(&client, schema.as_str()).await, Ok(Some(_)));
+    let aside = match free_aside_name(&client, schema).await {
+        Ok(name) => name,
+        Err(e) => {
+            push(
+                section,
+                reporter,
+                Check::fail(
+                    "previous",
+                    format!("choosing a name to set {schema} aside: {}", db_message(&e)),
+                ),
+            );
+            return Ok(());
+        }
+    };
+    section.insert_data("previous", json!(exists.then(|| aside.as_str())));
+    let plan = if exists {
+        format!("set {schema} aside as {aside} and bring {back} back as {schema}")
+    } else {
+        format!("bring {back} back as {schema}")
+    };
+    if job.dry_run {
+        push(
+            section,
+            reporter,
+            Check::ok("plan", format!("dry run, nothing changed: would {plan}")),
+        );
+        return Ok(());
+    }
+    if !ask(job, &format!("About to {plan}"), section, reporter)? {
+        return Ok(());
+    }
+    let set_aside = exists.then_some(&aside);
+    let result = rename_under_lock(&client, job, set_aside, &back).await;
+    match result {
+        Ok(true) => {
+            section.insert_data("committed", json!(true));
+            push(
+                section,
+                reporter,
+                Check::ok("rollback", format!("rolled back: {plan}")),
+            );
+        }
+        Ok(false) => {
+            let holder = lock_holder(&client, &lock_key(schema)).await;
+            section.mark_could_not_run();
+            push(
+                section,
+                reporter,
+                Check::fail(
+                    "lock",
+                    format!("another schema-swap of {schema} is running{holder}: nothing changed"),
+                ),
+            );
+        }
+        Err(e) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            push(
+                section,
+                reporter,
+                Check::fail(
+                    "rollback",
+                    format!("{plan} failed: {}; nothing changed", db_message(&e)),
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// In one transaction under the swap's lock: sets the schema aside (when `set_aside` names
+/// where) and renames `back` to the schema. `Ok(false)` when another swap holds the lock.
+async fn rename_under_lock(
+    client: &Client,
+    job: &Job,
+    set_aside: Option<&Ident>,
+    back: &Ident,
+) -> Result<bool, pg::tokio_postgres::Error> {
+    let schema = &job.schema;
+    client.batch_execute("BEGIN").await?;
+    let locked: bool = client
+        .query_one(TRY_LOCK_SQL, &[&lock_key(schema)])
+        .await?
+        .get(0);
+    if !locked {
+        client.batch_execute("ROLLBACK").await?;
+        return Ok(false);
+    }
+    let set_aside = set_aside
+        .map(|aside| format!("ALTER SCHEMA {schema} RENAME TO {aside}; "))
+        .unwrap_or_default();
+    client
+        .batch_execute(&format!(
+            "SET LOCAL lock_timeout = '{}ms'; {set_aside}ALTER SCHEMA {back} RENAME TO {schema}; COMMIT",
+            job.lock_timeout.as_millis()
+        ))
+        .await?;
+    Ok(true)
+}
+
+/// Drops previous schemas beyond `--keep` or older than `--older-than`.
+pub async fn prune(
+    job: &Job,
+    section: &mut SectionBuilder,
+    reporter: &Reporter,
+) -> Result<(), ToolError> {
+    crate::empty_data(section);
+    let Some(client) = connect(job, section, reporter).await else {
+        return Ok(());
+    };
+    let Some(found) = find_or_fail(&client, job, section, reporter).await else {
+        return Ok(());
+    };
+    let now = jiff::Timestamp::now();
+    let doomed: Vec<&Previous> = found
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| {
+            job.keep.is_some_and(|keep| *i >= keep)
+                || job
+                    .older_than
+                    .is_some_and(|age| now.duration_since(p.set_aside_at) > age)
+        })
+        .map(|(_, p)| p)
+        .collect();
+    let names: Vec<&str> = doomed.iter().map(|p| p.name.as_str()).collect();
+    section.insert_data("pruned", json!(names));
+    if doomed.is_empty() {
+        push(
+            section,
+            reporter,
+            Check::ok(
+                "prune",
+                format!("nothing to prune: {} previous schemas kept", found.len()),
+            ),
+        );
+        return Ok(());
+    }
+    if job.dry_run {
+        push(
+            section,
+            reporter,
+            Check::ok(
+                "plan",
+                format!("dry run, nothing changed: would drop {}", names.join(", ")),
+            ),
+        );
+        return Ok(());
+    }
+    if !ask(
+        job,
+        &format!("About to drop {}", names.join(", ")),
+        section,
+        reporter,
+    )? {
+        return Ok(());
+    }
+    for p in doomed {
+        match Ident::new(p.name.clone()) {
+            Ok(name) => {
+                let check = drop_one(&client, &name).await;
+                push(section, reporter, check);
+            }
+            Err(e) => push(
+                section,
+                reporter,
+                Check::fail("prune", format!("{}: {e}", p.name)),
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// Drops one previous schema, unless something outside it depends on it: CASCADE would take
+/// those objects too, and nothing outside the schema is ever dropped silently.
+pub async fn drop_one(client: &Client, name: &Ident) -> Check {
+    let outcome = async {
+        client.batch_execute("BEGIN").await?;
+        let dependents = catalog::dependents(client, name.as_str()).await?;
+        if !dependents.is_empty() {
+            client.batch_execute("ROLLBACK").await?;
+            let objects: Vec<&str> = dependents.iter().map(|d| d.object.as_str()).collect();
+            return Ok(Check::warn(
+                "drop_previous",
+                format!("{name} kept: objects outside it depend on it ({}); repoint or drop them, then prune", objects.join(", ")),
+            ));
+        }
+        client.batch_execute(&format!("DROP SCHEMA {name} CASCADE; COMMIT")).await?;
+        Ok::<Check, pg::tokio_postgres::Error>(Check::ok("drop_previous", format!("{name} dropped")))
+    }
+    .await;
+    match outcome {
+        Ok(check) => check,
+        Err(e) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            Check::fail(
+                "drop_previous",
+                format!("dropping {name}: {}; it is kept", db_message(&e)),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_carry_the_time_and_read_back() {
+        let at: jiff::Timestamp = "2026-05-05T13:41:02.7Z".parse().unwrap();
+        let schema = Ident::new("trading").unwrap();
+        let name = aside_name(&schema, at).unwrap();
+        assert_eq!(name.as_str(), "trading_prev_20260505_134102");
+        assert_eq!(
+            set_aside_at("trading", name.as_str()),
+            Some("2026-05-05T13:41:02Z".parse().unwrap())
+        );
+        assert_eq!(set_aside_at("trading", "trading_prev_x"), None);
+        assert_eq!(set_aside_at("trad", "trading_prev_20260505_134102"), None);
+        assert_eq!(
+            set_aside_at("trading", "trading_prev_20260505_134102_x"),
+            None
+        );
+        let long = Ident::new("x".repeat(50)).unwrap();
+        assert!(aside_name(&long, at).is_err(), "63 bytes at most");
+    }
+}

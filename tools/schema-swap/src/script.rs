@@ -1,0 +1,653 @@
+//! Reading the SQL script pg_restore writes, one item at a time: SQL statements, and COPY
+//! statements followed by their data up to the `\.` line.
+//!
+//! The script is applied through our own session, so the statement boundaries psql would find
+//! must be found here: a `;` ends a statement only outside single-quoted strings (with
+//! backslash escapes in `E'...'`), double-quoted identifiers, dollar-quoted bodies (`$$`,
+//! `$tag$`), `--` comments and nested `/* */` comments. A backslash at the start of a
+//! statement is a psql meta-command running to the end of its line: pg_restore writes
+//! `\restrict KEY` and `\unrestrict KEY` (minor releases since August 2025), which are about
+//! psql itself and are skipped; any other meta-command is refused, since its meaning would be
+//! lost.
+//!
+//! COPY data is passed on in large chunks as it arrives, never held whole: a row is a line
+//! (COPY's text format escapes newlines inside values), and the data ends at the first line
+//! that is exactly `\.` (a backslash inside a value is always written `\\`).
+
+use std::io::{self, Read};
+
+/// How much COPY data is gathered before it is handed on.
+pub const CHUNK_BYTES: usize = 512 * 1024;
+/// How much is read from pg_restore at a time.
+const READ_BYTES: usize = 1024 * 1024;
+
+/// One piece of the script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    /// A statement, without its trailing `;`, and the entry it belongs to (from pg_restore's
+    /// `-- Name: ...; Type: ...` comment before it), e.g. `TABLE trading.orders`.
+    Statement {
+        sql: String,
+        entry: String,
+    },
+    /// `COPY ... FROM stdin`: its data follows as [`Item::CopyData`] chunks, then
+    /// [`Item::CopyEnd`].
+    CopyStart {
+        sql: String,
+        entry: String,
+    },
+    CopyData(Vec<u8>),
+    /// The end of a COPY's data, with the number of rows (lines) it held.
+    CopyEnd {
+        rows: u64,
+    },
+    /// A psql meta-command that was skipped (`\restrict`, `\unrestrict`).
+    Skipped(String),
+}
+
+/// Why the script could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ScriptError {
+    #[error("reading pg_restore's output: {0}")]
+    Io(#[from] io::Error),
+    #[error(
+        "pg_restore's output ends inside {0}: pg_restore stopped early (see its message above)"
+    )]
+    Truncated(&'static str),
+    #[error(
+        "pg_restore's output holds the psql command '{0}', which schema-swap cannot apply: restore this dump with psql instead"
+    )]
+    MetaCommand(String),
+}
+
+/// A pull reader over pg_restore's output.
+pub struct ScriptReader<R> {
+    source: R,
+    buf: Vec<u8>,
+    pos: usize,
+    eof: bool,
+    /// The entry named by the last `-- Name:` or `-- Data for Name:` comment.
+    entry: String,
+    /// Inside a COPY's data; its rows so far.
+    copy_rows: Option<u64>,
+}
+
+impl<R: Read> ScriptReader<R> {
+    pub fn new(source: R) -> Self {
+        Self {
+            source,
+            buf: Vec::with_capacity(READ_BYTES * 2),
+            pos: 0,
+            eof: false,
+            entry: String::from("the script's preamble"),
+            copy_rows: None,
+        }
+    }
+
+    /// The next item, or `None` at the end of the script.
+    pub fn next_item(&mut self) -> Result<Option<Item>, ScriptError> {
+        if let Some(rows) = self.copy_rows {
+            return self.copy_data(rows).map(Some);
+        }
+        self.statement()
+    }
+
+    /// Reads more input, keeping `buf[pos..]`. Returns false at the end of the input.
+    fn fill(&mut self) -> io::Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        if self.pos > 0 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        let old_len = self.buf.len();
+        self.buf.resize(old_len + READ_BYTES, 0);
+        let read = loop {
+            match self.source.read(&mut self.buf[old_len..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.buf.truncate(old_len);
+                    return Err(e);
+                }
+            }
+        };
+        self.buf.truncate(old_len + read);
+        if read == 0 {
+            self.eof = true;
+        }
+        Ok(read > 0)
+    }
+
+    /// COPY data from `pos` (always at the start of a line): complete lines up to
+    /// [`CHUNK_BYTES`], or the end marker.
+    fn copy_data(&mut self, mut rows: u64) -> Result<Item, ScriptError> {
+        loop {
+            let mut at = self.pos;
+            let mut end_marker = None;
+            while let Some(nl) = memchr::memchr(b'\n', &self.buf[at..]) {
+                let line = &self.buf[at..=at + nl];
+                if line == b"\\.\n" || line == b"\\.\r\n" {
+                    end_marker = Some(at + nl + 1);
+                    break;
+                }
+                rows += 1;
+                at += nl + 1;
+                if at - self.pos >= CHUNK_BYTES {
+                    break;
+                }
+            }
+            if at > self.pos {
+                let chunk = self.buf[self.pos..at].to_vec();
+                // The end marker, if found, is handed out on the next call.
+                self.pos = at;
+                self.copy_rows = Some(rows);
+                return Ok(Item::CopyData(chunk));
+            }
+            if let Some(after) = end_marker {
+                self.pos = after;
+                self.copy_rows = None;
+                return Ok(Item::CopyEnd { rows });
+            }
+            if !self.fill()? {
+                return Err(ScriptError::Truncated("COPY data"));
+            }
+        }
+    }
+
+    /// The next statement, meta-command or COPY start.
+    fn statement(&mut self) -> Result<Option<Item>, ScriptError> {
+        let mut lexer = Lexer::default();
+        // Where the statement starts, and where the lexer goes on from.
+        let mut start = self.pos;
+        let mut scan_at = self.pos;
+        loop {
+            match lexer.scan(&self.buf, scan_at, self.eof) {
+                Scan::NeedMore(at) if self.eof => {
+                    let text = String::from_utf8_lossy(&self.buf[start..]).into_owned();
+                    self.pos = self.buf.len();
+                    if lexer.only_comments && at >= self.buf.len() {
+                        self.note_comments(&text);
+                        return Ok(None);
+                    }
+                    return Err(ScriptError::Truncated(lexer.state_name()));
+                }
+                Scan::NeedMore(at) => {
+                    // `fill` keeps buf[pos..], so the statement's text moves to the front.
+                    self.pos = start;
+                    self.fill()?;
+                    scan_at = at - start + self.pos;
+                    start = self.pos;
+                }
+                Scan::Meta(line_end) => {
+                    let raw = String::from_utf8_lossy(&self.buf[start..line_end]).into_owned();
+                    self.pos = line_end;
+                    let (comments, command) = split_leading_comments(&raw);
+                    self.note_comments(comments);
+                    let command = command.trim().to_owned();
+                    let name = command.split_whitespace().next().unwrap_or("");
+                    if name == "\\restrict" || name == "\\unrestrict" {
+                        return Ok(Some(Item::Skipped(command)));
+                    }
+                    return Err(ScriptError::MetaCommand(command));
+                }
+                Scan::End(semicolon) => {
+                    let raw = String::from_utf8_lossy(&self.buf[start..semicolon]).into_owned();
+                    self.pos = semicolon + 1;
+                    let (comments, sql) = split_leading_comments(&raw);
+                    self.note_comments(comments);
+                    let sql = sql.trim().to_owned();
+                    if sql.is_empty() {
+                        lexer = Lexer::default();
+                        start = self.pos;
+                        scan_at = self.pos;
+                        continue;
+                    }
+                    let entry = self.entry.clone();
+                    if is_copy_from_stdin(&sql) {
+                        self.skip_rest_of_line()?;
+                        self.copy_rows = Some(0);
+                        return Ok(Some(Item::CopyStart { sql, entry }));
+                    }
+                    return Ok(Some(Item::Statement { sql, entry }));
+                }
+            }
+        }
+    }
+
+    /// After `COPY ... FROM stdin;` the data starts on the next line.
+    fn skip_rest_of_line(&mut self) -> Result<(), ScriptError> {
+        loop {
+            if let Some(nl) = memchr::memchr(b'\n', &self.buf[self.pos..]) {
+                self.pos += nl + 1;
+                return Ok(());
+            }
+            self.pos = self.buf.len();
+            if !self.fill()? {
+                return Err(ScriptError::Truncated("COPY data"));
+            }
+        }
+    }
+
+    /// Remembers the entry named in pg_restore's comment block, e.g.
+    /// `-- Name: orders; Type: TABLE; Schema: trading; Owner: trader`.
+    fn note_comments(&mut self, comments: &str) {
+        for line in comments.lines() {
+            let Some(rest) = line
+                .strip_prefix("-- Name: ")
+                .or_else(|| line.strip_prefix("-- Data for Name: "))
+            else {
+                continue;
+            };
+            let field = |key: &str| {
+                rest.split("; ")
+                    .find_map(|part| part.strip_prefix(key))
+                    .map(str::to_owned)
+            };
+            let name = rest.split("; ").next().unwrap_or(rest);
+            let kind = field("Type: ").unwrap_or_default();
+            self.entry = match field("Schema: ") {
+                Some(schema) if schema != "-" => format!("{kind} {schema}.{name}"),
+                _ => format!("{kind} {name}"),
+            };
+        }
+    }
+}
+
+/// Splits the text before a statement into its leading comment lines and the statement.
+fn split_leading_comments(raw: &str) -> (&str, &str) {
+    let mut offset = 0;
+    for line in raw.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with("--") {
+            offset += line.len();
+        } else {
+            break;
+        }
+    }
+    raw.split_at(offset)
+}
+
+fn is_copy_from_stdin(sql: &str) -> bool {
+    let lower = sql.to_ascii_lowercase();
+    lower.starts_with("copy ") && lower.trim_end().ends_with("from stdin")
+}
+
+/// What one scan found.
+enum Scan {
+    /// The statement ends with the `;` at this index.
+    End(usize),
+    /// A meta-command whose line ends just before this index.
+    Meta(usize),
+    /// The input ran out at this index, inside the statement.
+    NeedMore(usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Normal,
+    /// In '...'; true when backslash escapes apply (E'...').
+    Single {
+        escapes: bool,
+    },
+    Double,
+    LineComment,
+    BlockComment {
+        depth: u32,
+    },
+    /// In a dollar-quoted body; the tag is kept in the lexer.
+    Dollar,
+}
+
+/// The lexer's state, kept across reads.
+struct Lexer {
+    state: State,
+    dollar_tag: Vec<u8>,
+    /// Nothing but white space and comments so far.
+    only_comments: bool,
+}
+
+impl Default for Lexer {
+    fn default() -> Self {
+        Self {
+            state: State::Normal,
+            dollar_tag: Vec::new(),
+            only_comments: true,
+        }
+    }
+}
+
+impl Lexer {
+    fn state_name(&self) -> &'static str {
+        match self.state {
+            State::Normal | State::LineComment => "a statement",
+            State::Single { .. } => "a quoted string",
+            State::Double => "a quoted identifier",
+            State::BlockComment { .. } => "a comment",
+            State::Dollar => "a dollar-quoted body",
+        }
+    }
+
+    /// Scans `buf` from `from`, where the last scan asked for more input. Tokens that may
+    /// continue past the buffer's end (`$tag$`, `--`, `/*`, `''`) wait for more unless `eof`.
+    #[allow(clippy::too_many_lines)] // one state machine: split, its transitions hide
+    fn scan(&mut self, buf: &[u8], from: usize, eof: bool) -> Scan {
+        let mut i = from;
+        while i < buf.len() {
+            let c = buf[i];
+            match self.state {
+                State::Normal => {
+                    if c.is_ascii_whitespace() {
+                        i += 1;
+                        continue;
+                    }
+                    let next = buf.get(i + 1).copied();
+                    if next.is_none() && !eof && matches!(c, b'-' | b'/') {
+                        return Scan::NeedMore(i);
+                    }
+                    match c {
+                        b'-' if next == Some(b'-') => {
+                            self.state = State::LineComment;
+                            i += 2;
+                            continue;
+                        }
+                        b'/' if next == Some(b'*') => {
+                            self.state = State::BlockComment { depth: 1 };
+                            i += 2;
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    if self.only_comments && c == b'\\' {
+                        // A psql meta-command: to the end of the line.
+                        return match memchr::memchr(b'\n', &buf[i..]) {
+                            Some(nl) => Scan::Meta(i + nl + 1),
+                            None if eof => Scan::Meta(buf.len()),
+                            None => Scan::NeedMore(i),
+                        };
+                    }
+                    self.only_comments = false;
+                    match c {
+                        b';' => return Scan::End(i),
+                        b'\'' => {
+                            let escapes = i > 0
+                                && matches!(buf[i - 1], b'E' | b'e')
+                                && (i < 2 || !is_ident_byte(buf[i - 2]));
+                            self.state = State::Single { escapes };
+                            i += 1;
+                        }
+                        b'"' => {
+                            self.state = State::Double;
+                            i += 1;
+                        }
+                        b'$' if i == 0 || !is_ident_byte(buf[i - 1]) => {
+                            match dollar_tag(&buf[i..]) {
+                                DollarTag::Tag(len) => {
+                                    self.dollar_tag = buf[i..i + len].to_vec();
+                                    self.state = State::Dollar;
+                                    i += len;
+                                }
+                                DollarTag::NotATag => i += 1,
+                                DollarTag::Unfinished if eof => i += 1,
+                                DollarTag::Unfinished => return Scan::NeedMore(i),
+                            }
+                        }
+                        _ => i += 1,
+                    }
+                }
+                State::LineComment => match memchr::memchr(b'\n', &buf[i..]) {
+                    Some(nl) => {
+                        self.state = State::Normal;
+                        i += nl + 1;
+                    }
+                    None => i = buf.len(),
+                },
+                State::BlockComment { depth } => {
+                    let next = buf.get(i + 1).copied();
+                    if next.is_none() && !eof && matches!(c, b'*' | b'/') {
+                        return Scan::NeedMore(i);
+                    }
+                    if c == b'*' && next == Some(b'/') {
+                        self.state = if depth == 1 {
+                            State::Normal
+                        } else {
+                            State::BlockComment { depth: depth - 1 }
+                        };
+                        i += 2;
+                    } else if c == b'/' && next == Some(b'*') {
+                        self.state = State::BlockComment { depth: depth + 1 };
+                        i += 2;
+                    } else {
+                        i += 1;
+                    }
+                }
+                State::Single { escapes } => {
+                    if escapes && c == b'\\' {
+                        if i + 1 >= buf.len() && !eof {
+                            return Scan::NeedMore(i);
+                        }
+                        i += 2;
+                    } else if c == b'\'' {
+                        // '' is a quote inside the string.
+                        match buf.get(i + 1) {
+                            Some(b'\'') => i += 2,
+                            None if !eof => return Scan::NeedMore(i),
+                            _ => {
+                                self.state = State::Normal;
+                                i += 1;
+                            }
+                        }
+                    } else {
+                        i += 1;
+                    }
+                }
+                State::Double => {
+                    // "" inside an identifier reads as two quotes in a row: leave and re-enter.
+                    if c == b'"' {
+                        self.state = State::Normal;
+                    }
+                    i += 1;
+                }
+                State::Dollar => {
+                    let tag = &self.dollar_tag;
+                    if let Some(found) = memchr::memmem::find(&buf[i..], tag) {
+                        i += found + tag.len();
+                        self.state = State::Normal;
+                    } else if eof {
+                        i = buf.len();
+                    } else {
+                        // The closing tag may straddle the buffer's end.
+                        let keep = tag.len().saturating_sub(1);
+                        return Scan::NeedMore(buf.len().saturating_sub(keep).max(i));
+                    }
+                }
+            }
+        }
+        Scan::NeedMore(i)
+    }
+}
+
+fn is_ident_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+}
+
+enum DollarTag {
+    /// `$tag$` of this many bytes.
+    Tag(usize),
+    NotATag,
+    Unfinished,
+}
+
+/// `$$`, `$body$`: a tag is `$`, an optional identifier not starting with a digit, `$`.
+fn dollar_tag(text: &[u8]) -> DollarTag {
+    for (i, &b) in text.iter().enumerate().skip(1) {
+        if b == b'$' {
+            return DollarTag::Tag(i + 1);
+        }
+        let ok = if i == 1 {
+            b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
+        } else {
+            is_ident_byte(b)
+        };
+        if !ok {
+            return DollarTag::NotATag;
+        }
+    }
+    DollarTag::Unfinished
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that hands out at most `step` bytes per read, to cut tokens at every place.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    fn items(script: &str, step: usize) -> Vec<Item> {
+        let mut reader = ScriptReader::new(Trickle {
+            data: script.as_bytes(),
+            step,
+        });
+        let mut out: Vec<Item> = Vec::new();
+        while let Some(item) = reader.next_item().unwrap() {
+            // Chunks are joined so that the result does not depend on the read size.
+            if let (Item::CopyData(chunk), Some(Item::CopyData(last))) = (&item, out.last_mut()) {
+                last.extend_from_slice(chunk);
+                continue;
+            }
+            out.push(item);
+        }
+        out
+    }
+
+    const SCRIPT: &str = "--\n-- PostgreSQL database dump\n--\n\n\\restrict AbC123\n\n\
+SET statement_timeout = 0;\nSELECT pg_catalog.set_config('search_path', '', false);\n\n\
+--\n-- Name: trading; Type: SCHEMA; Schema: -; Owner: gordon\n--\n\nCREATE SCHEMA trading;\n\n\n\
+--\n-- Name: f(); Type: FUNCTION; Schema: trading; Owner: gordon\n--\n\n\
+CREATE FUNCTION trading.f() RETURNS text\n    LANGUAGE plpgsql\n    AS $_$\nBEGIN\n  RETURN 'a;b' || $x$;$x$; -- not the end;\nEND $_$;\n\n\
+COMMENT ON TABLE trading.\"we;ird\" IS 'it''s; /* not */ a comment';\n\
+SELECT E'back\\\\slash\\'; still';\n\
+/* a /* nested */ comment; */ SELECT 1;\n\
+--\n-- Data for Name: orders; Type: TABLE DATA; Schema: trading; Owner: trader\n--\n\n\
+COPY trading.orders (id, note) FROM stdin;\n1\tline one\\nstill one\n2\t\\\\.\n3\t\\N\n\\.\n\n\n\
+COPY trading.empty (id) FROM stdin;\n\\.\n\
+\\unrestrict AbC123\n\n--\n-- done\n--\n\n";
+
+    #[test]
+    fn statements_copies_and_meta_commands_at_every_read_size() {
+        let expected = vec![
+            Item::Skipped("\\restrict AbC123".into()),
+            Item::Statement {
+                sql: "SET statement_timeout = 0".into(),
+                entry: "the script's preamble".into(),
+            },
+            Item::Statement {
+                sql: "SELECT pg_catalog.set_config('search_path', '', false)".into(),
+                entry: "the script's preamble".into(),
+            },
+            Item::Statement {
+                sql: "CREATE SCHEMA trading".into(),
+                entry: "SCHEMA trading".into(),
+            },
+            Item::Statement {
+                sql: "CREATE FUNCTION trading.f() RETURNS text\n    LANGUAGE plpgsql\n    AS $_$\nBEGIN\n  RETURN 'a;b' || $x$;$x$; -- not the end;\nEND $_$".into(),
+                entry: "FUNCTION trading.f()".into(),
+            },
+            Item::Statement {
+                sql: "COMMENT ON TABLE trading.\"we;ird\" IS 'it''s; /* not */ a comment'".into(),
+                entry: "FUNCTION trading.f()".into(),
+            },
+            Item::Statement {
+                sql: "SELECT E'back\\\\slash\\'; still'".into(),
+                entry: "FUNCTION trading.f()".into(),
+            },
+            Item::Statement {
+                sql: "/* a /* nested */ comment; */ SELECT 1".into(),
+                entry: "FUNCTION trading.f()".into(),
+            },
+            Item::CopyStart {
+                sql: "COPY trading.orders (id, note) FROM stdin".into(),
+                entry: "TABLE DATA trading.orders".into(),
+            },
+            Item::CopyData(b"1\tline one\\nstill one\n2\t\\\\.\n3\t\\N\n".to_vec()),
+            Item::CopyEnd { rows: 3 },
+            Item::CopyStart {
+                sql: "COPY trading.empty (id) FROM stdin".into(),
+                entry: "TABLE DATA trading.orders".into(),
+            },
+            Item::CopyEnd { rows: 0 },
+            Item::Skipped("\\unrestrict AbC123".into()),
+        ];
+        for step in [1, 2, 3, 5, 7, 64, 100_000] {
+            assert_eq!(items(SCRIPT, step), expected, "read size {step}");
+        }
+    }
+
+    #[test]
+    fn a_script_cut_short_is_an_error_never_a_shorter_restore() {
+        let cut_in_copy = "COPY t.x (a) FROM stdin;\n1\n2\n";
+        let cut_in_body = "CREATE FUNCTION f() AS $$ BEGIN";
+        let cut_in_statement = "CREATE TABLE t.x (a int)";
+        for (script, what) in [
+            (cut_in_copy, "COPY data"),
+            (cut_in_body, "dollar-quoted"),
+            (cut_in_statement, "a statement"),
+        ] {
+            let mut reader = ScriptReader::new(script.as_bytes());
+            let error = loop {
+                match reader.next_item() {
+                    Ok(Some(_)) => {}
+                    Ok(None) => panic!("{script:?} read as whole"),
+                    Err(e) => break e,
+                }
+            };
+            assert!(error.to_string().contains(what), "{script:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn meta_commands_other_than_restrict_are_refused() {
+        let mut reader = ScriptReader::new("\\connect other\nSELECT 1;\n".as_bytes());
+        let error = reader.next_item().unwrap_err();
+        assert!(error.to_string().contains("\\connect other"), "{error}");
+    }
+
+    #[test]
+    fn large_copy_data_comes_in_bounded_chunks() {
+        let mut script = String::from("COPY t.x (a) FROM stdin;\n");
+        let row = "x".repeat(99) + "\n";
+        for _ in 0..20_000 {
+            script.push_str(&row);
+        }
+        script.push_str("\\.\n");
+        let mut reader = ScriptReader::new(script.as_bytes());
+        let mut total = 0;
+        let mut rows = None;
+        while let Some(item) = reader.next_item().unwrap() {
+            match item {
+                Item::CopyData(chunk) => {
+                    assert!(chunk.len() <= CHUNK_BYTES + 100);
+                    assert!(chunk.ends_with(b"\n"));
+                    total += chunk.len();
+                }
+                Item::CopyEnd { rows: r } => rows = Some(r),
+                _ => {}
+            }
+        }
+        assert_eq!(total, 2_000_000);
+        assert_eq!(rows, Some(20_000));
+    }
+}

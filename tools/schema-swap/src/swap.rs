@@ -1,0 +1,903 @@
+//! The swap: plan, checks that need the server, the prompt, then one transaction that sets
+//! the live schema aside, restores, verifies and commits, or leaves everything as it was.
+
+use crate::plan::{self, Plan};
+use crate::previous;
+use crate::restore::Feed;
+use crate::script::Item;
+use crate::{Job, TOOL};
+use cli::{Confirmation, Reporter, ToolError};
+use futures_util::SinkExt;
+use pg::tokio_postgres::{Client, Error as PgError};
+use pg::{Ident, catalog};
+use record::{Check, SectionBuilder};
+use serde_json::{Value, json};
+use std::time::Instant;
+
+/// Everything a swap learnt, for the record.
+#[derive(Debug, Default)]
+struct Stats {
+    /// Per table of the plan: rows pg_restore wrote, rows the server took (COPY), rows counted
+    /// in the end.
+    sent: Vec<Option<u64>>,
+    copied: Vec<Option<u64>>,
+    counted: Vec<Option<u64>>,
+    statements: u64,
+    restore_ms: u64,
+    verify_ms: u64,
+}
+
+/// Why the transaction did not commit.
+#[derive(Debug)]
+enum Failure {
+    /// A check failed, or a statement: the check's name and why.
+    Failed(&'static str, String),
+    /// Another swap of the schema holds the lock.
+    Locked(String),
+    /// The connection went away before COMMIT: the server rolls back.
+    Lost(String),
+    /// SIGINT or SIGTERM before COMMIT.
+    Interrupted(&'static str),
+}
+
+#[allow(clippy::too_many_lines)] // the swap's steps read top to bottom, as the runbook's do
+pub async fn run(
+    job: &Job,
+    section: &mut SectionBuilder,
+    reporter: &Reporter,
+) -> Result<(), ToolError> {
+    crate::empty_data(section);
+    let Some(dump) = job.dump.as_deref() else {
+        return Err(ToolError::usage("no dump to restore"));
+    };
+    section.insert_data("dump", json!(dump.display().to_string()));
+    let schema = &job.schema;
+
+    // 1. The archive: what will be restored, and how many rows each table must get.
+    let started = Instant::now();
+    let spinner = reporter.spinner(format!("Reading '{}'", dump.display()));
+    let planned = plan::make(dump, schema.as_str(), job.dump_section.as_ref(), job.jobs);
+    spinner.finish_and_clear();
+    let plan = match planned {
+        Ok(plan) => plan,
+        Err(e) => {
+            push(section, reporter, Check::fail(e.check, e.message));
+            return Ok(());
+        }
+    };
+    push(
+        section,
+        reporter,
+        Check::ok(
+            "dump",
+            format!(
+                "dump '{}': {} entries of schema {schema}, {} tables, {} rows (counted by {}, {} ms)",
+                dump.display(),
+                plan.entry_ids.len(),
+                plan.tables.len(),
+                plan.total_rows(),
+                plan.counts_from,
+                started.elapsed().as_millis()
+            ),
+        ),
+    );
+
+    // 2. The server: reachable, a pg_restore that fits it, the roles the dump names.
+    let (client, connection) = match pg::connect(&job.settings).await {
+        Ok(found) => found,
+        Err(e) => {
+            push(section, reporter, Check::fail("server", e.to_string()));
+            section.mark_could_not_run();
+            return Ok(());
+        }
+    };
+    let Some(ready) = preflight(job, &plan, &client, section, reporter).await else {
+        return Ok(());
+    };
+    let aside = match previous::free_aside_name(&client, schema).await {
+        Ok(name) => name,
+        Err(e) => {
+            push(
+                section,
+                reporter,
+                Check::fail(
+                    "previous",
+                    format!("choosing a name to set {schema} aside: {}", db_message(&e)),
+                ),
+            );
+            return Ok(());
+        }
+    };
+    let previous_name = ready.exists.then(|| aside.clone());
+    section.insert_data("previous", json!(previous_name.as_ref().map(Ident::as_str)));
+    section.insert_data("tables", tables_value(&plan, &Stats::default()));
+
+    let what = match &previous_name {
+        Some(aside) => format!("set {schema} aside as {aside}, then restore"),
+        None => format!("{schema} does not exist: create it and restore"),
+    };
+    let summary = format!(
+        "{what} {} entries ({} tables, {} rows) from '{}' with pg_restore {} in database {}",
+        plan.entry_ids.len(),
+        plan.tables.len(),
+        plan.total_rows(),
+        dump.display(),
+        ready.pg_restore.version,
+        job.settings.dbname()
+    );
+    if job.dry_run {
+        push(
+            section,
+            reporter,
+            Check::ok("plan", format!("dry run, nothing changed: would {summary}")),
+        );
+        return Ok(());
+    }
+
+    // 3. The operator's yes.
+    let question = format!(
+        "About to replace schema {schema} in {} ({}): services keep the old one until the commit",
+        job.settings.dbname(),
+        job.settings.describe()
+    );
+    match cli::confirm(&question, job.yes) {
+        Confirmation::Given(how) => reporter.info(format!("confirmed by {how}")),
+        Confirmation::Typed => {}
+        Confirmation::Refused(answer) => {
+            push(
+                section,
+                reporter,
+                Check::fail(
+                    "confirm",
+                    format!("not confirmed (answer '{answer}'): nothing changed"),
+                ),
+            );
+            return Ok(());
+        }
+        Confirmation::NoTerminal => {
+            return Err(ToolError::usage(format!(
+                "refusing to replace schema {schema} without confirmation: no terminal to ask on; pass --yes or set RESTORE_SKIP_CONFIRM=1"
+            )));
+        }
+    }
+
+    // 4. The transaction.
+    reporter.info(format!("Replacing: {summary}"));
+    let mut stats = Stats {
+        sent: vec![None; plan.tables.len()],
+        copied: vec![None; plan.tables.len()],
+        counted: vec![None; plan.tables.len()],
+        ..Stats::default()
+    };
+    let list_file = match write_list_file(&plan) {
+        Ok(file) => file,
+        Err(e) => {
+            push(section, reporter, Check::fail("pg_restore", e));
+            section.mark_could_not_run();
+            return Ok(());
+        }
+    };
+    let transaction = swap_transaction(
+        job,
+        &plan,
+        &client,
+        &ready,
+        previous_name.as_ref(),
+        list_file.path(),
+        &mut stats,
+        reporter,
+    );
+    let outcome = tokio::select! {
+        outcome = transaction => outcome,
+        signal = interrupted() => Err(Failure::Interrupted(signal)),
+    };
+    section.insert_data("tables", tables_value(&plan, &stats));
+    section.insert_data(
+        "timings_ms",
+        json!({ "restore": stats.restore_ms, "verify": stats.verify_ms }),
+    );
+    section.insert_data("statements", json!(stats.statements));
+    if let Err(failure) = outcome {
+        let check = match failure {
+            Failure::Failed(name, why) => {
+                // Ends the aborted transaction; if this fails too the connection is gone,
+                // and the server rolls back on its own.
+                let _ = client.batch_execute("ROLLBACK").await;
+                Check::fail(name, format!("{why}; rolled back, nothing changed"))
+            }
+            Failure::Locked(why) => {
+                let _ = client.batch_execute("ROLLBACK").await;
+                section.mark_could_not_run();
+                Check::fail("lock", format!("{why}; nothing changed"))
+            }
+            Failure::Lost(why) => Check::fail(
+                "connection",
+                format!("{why}: the server rolls the unfinished transaction back, nothing changed"),
+            ),
+            Failure::Interrupted(signal) => Check::fail(
+                "interrupted",
+                format!(
+                    "interrupted by {signal} before the commit: the transaction was abandoned and rolls back, nothing changed"
+                ),
+            ),
+        };
+        push(section, reporter, check);
+        drop(client);
+        connection.abort();
+        return Ok(());
+    }
+
+    // 5. The commit: not raced with signals, its outcome must be known.
+    let commit_started = Instant::now();
+    match client.batch_execute("COMMIT").await {
+        Ok(()) => {}
+        Err(e) if e.as_db_error().is_some() => {
+            push(
+                section,
+                reporter,
+                Check::fail(
+                    "commit",
+                    format!(
+                        "COMMIT failed: {}; rolled back, nothing changed",
+                        db_message(&e)
+                    ),
+                ),
+            );
+            return Ok(());
+        }
+        Err(e) => {
+            push(
+                section,
+                reporter,
+                Check::fail(
+                    "commit",
+                    format!(
+                        "the connection was lost during COMMIT ({e}): whether it committed is unknown; run 'schema-swap --list --schema {schema}' to see whether {aside} exists"
+                    ),
+                ),
+            );
+            section.mark_could_not_run();
+            return Ok(());
+        }
+    }
+    section.insert_data("committed", json!(true));
+    let restored = format!(
+        "{schema} restored from '{}': {} tables, {} rows, verified; committed in {} ms",
+        dump.display(),
+        plan.tables.len(),
+        plan.total_rows(),
+        commit_started.elapsed().as_millis()
+    );
+    push(section, reporter, Check::ok("swap", restored));
+    if let Some(aside) = &previous_name {
+        section.insert_data(
+            "rollback",
+            json!({
+                "command": format!("{TOOL} --rollback --schema {}", shell_word(schema.as_str())),
+                "sql": format!(
+                    "BEGIN; ALTER SCHEMA {schema} RENAME TO {}; ALTER SCHEMA {aside} RENAME TO {schema}; COMMIT;",
+                    Ident::new(format!("{}_failed", aside.as_str())).map_or_else(|_| aside.quoted(), |i| i.quoted())
+                ),
+            }),
+        );
+        if job.drop_previous {
+            let check = previous::drop_one(&client, aside).await;
+            push(section, reporter, check);
+        } else {
+            reporter.info(format!(
+                "Previous schema kept as {aside}; roll back with: {TOOL} --rollback --schema {}",
+                shell_word(schema.as_str())
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What the server-side checks found.
+struct Ready {
+    pg_restore: pg::PgRestore,
+    server_major: u32,
+    /// Whether the schema exists now.
+    exists: bool,
+    /// Views outside the schema to recreate (`--repoint-dependents`): name and definition.
+    repoint: Vec<(String, String)>,
+}
+
+#[allow(clippy::too_many_lines)] // one check after another, each with its own message
+async fn preflight(
+    job: &Job,
+    plan: &Plan,
+    client: &Client,
+    section: &mut SectionBuilder,
+    reporter: &Reporter,
+) -> Option<Ready> {
+    let server = match catalog::server(client).await {
+        Ok(server) => server,
+        Err(e) => {
+            push(
+                section,
+                reporter,
+                Check::fail(
+                    "server",
+                    format!("reading the server version: {}", db_message(&e)),
+                ),
+            );
+            section.mark_could_not_run();
+            return None;
+        }
+    };
+    let requirement = pg::Requirement {
+        min_major: pgdump::readable_by_pg_restore(plan.archive.header().version).map(|r| r.start),
+        server_major: Some(server.major()),
+    };
+    let pg_restore = match pg::find_pg_restore(&job.pg_bindirs, requirement) {
+        Ok((found, _)) => found,
+        Err(no_fit) => {
+            push(
+                section,
+                reporter,
+                Check::fail("pg_restore", no_fit.to_string()),
+            );
+            section.mark_could_not_run();
+            return None;
+        }
+    };
+    section.insert_data(
+        "pg_restore",
+        json!({ "path": pg_restore.path.display().to_string(), "version": pg_restore.version, "major": pg_restore.major }),
+    );
+    let mut roles: Vec<String> = plan.owners.iter().cloned().collect();
+    if let Some(listed) = job
+        .dump_section
+        .as_ref()
+        .and_then(|d| d.get("roles"))
+        .and_then(Value::as_array)
+    {
+        roles.extend(listed.iter().filter_map(Value::as_str).map(str::to_owned));
+    }
+    roles.sort();
+    roles.dedup();
+    roles.retain(|r| !r.eq_ignore_ascii_case("public"));
+    match catalog::missing_roles(client, &roles).await {
+        Ok(missing) if missing.is_empty() => {}
+        Ok(missing) => {
+            let create: Vec<String> = missing
+                .iter()
+                .filter_map(|r| Ident::new(r.clone()).ok())
+                .map(|r| format!("CREATE ROLE {r};"))
+                .collect();
+            push(
+                section,
+                reporter,
+                Check::fail(
+                    "roles",
+                    format!(
+                        "roles the dump needs do not exist: {}; create them first ({}) or run the migrations that do",
+                        missing.join(", "),
+                        create.join(" ")
+                    ),
+                ),
+            );
+            return None;
+        }
+        Err(e) => {
+            push(
+                section,
+                reporter,
+                Check::fail("roles", format!("listing roles: {}", db_message(&e))),
+            );
+            return None;
+        }
+    }
+    let exists = match catalog::schema(client, job.schema.as_str()).await {
+        Ok(info) => info.is_some(),
+        Err(e) => {
+            push(
+                section,
+                reporter,
+                Check::fail(
+                    "schema",
+                    format!("looking up schema {}: {}", job.schema, db_message(&e)),
+                ),
+            );
+            return None;
+        }
+    };
+    let mut repoint = Vec::new();
+    if exists {
+        let dependents = match catalog::dependents(client, job.schema.as_str()).await {
+            Ok(found) => found,
+            Err(e) => {
+                push(
+                    section,
+                    reporter,
+                    Check::fail(
+                        "dependents",
+                        format!("listing dependents: {}", db_message(&e)),
+                    ),
+                );
+                return None;
+            }
+        };
+        section.insert_data(
+            "dependents",
+            Value::Array(
+                dependents
+                    .iter()
+                    .map(catalog::Dependent::to_value)
+                    .collect(),
+            ),
+        );
+        if !dependents.is_empty() {
+            let views: Vec<&catalog::Dependent> =
+                dependents.iter().filter(|d| d.kind == "view").collect();
+            if job.repoint_dependents && !views.is_empty() {
+                match view_definitions(client, &views).await {
+                    Ok(found) => repoint = found,
+                    Err(e) => {
+                        push(
+                            section,
+                            reporter,
+                            Check::fail(
+                                "dependents",
+                                format!("reading view definitions: {}", db_message(&e)),
+                            ),
+                        );
+                        return None;
+                    }
+                }
+            }
+            let names: Vec<&str> = dependents.iter().map(|d| d.object.as_str()).collect();
+            let detail = if repoint.is_empty() {
+                format!(
+                    "{} objects outside {} depend on it and will keep pointing to the set-aside schema: {} (--repoint-dependents recreates views)",
+                    dependents.len(),
+                    job.schema,
+                    names.join(", ")
+                )
+            } else {
+                format!(
+                    "{} objects outside {} depend on it: {}; {} views will be recreated on the restored schema",
+                    dependents.len(),
+                    job.schema,
+                    names.join(", "),
+                    repoint.len()
+                )
+            };
+            push(section, reporter, Check::warn("dependents", detail));
+        }
+    }
+    Some(Ready {
+        pg_restore,
+        server_major: server.major(),
+        exists,
+        repoint,
+    })
+}
+
+/// Definitions of views, fully qualified (read with an empty search_path), to be recreated
+/// after the restore by `CREATE OR REPLACE VIEW`.
+async fn view_definitions(
+    client: &Client,
+    views: &[&catalog::Dependent],
+) -> Result<Vec<(String, String)>, PgError> {
+    client.batch_execute("SET search_path = pg_catalog").await?;
+    let mut out = Vec::new();
+    for view in views {
+        let row = client
+            .query_one(
+                "SELECT format('%I.%I', n.nspname, c.relname), pg_get_viewdef(c.oid)
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname = $1 AND format('%I.%I', n.nspname, c.relname) = $2",
+                &[&view.schema, &view.name],
+            )
+            .await?;
+        out.push((row.get(0), row.get(1)));
+    }
+    client.batch_execute("RESET search_path").await?;
+    Ok(out)
+}
+
+fn write_list_file(plan: &Plan) -> Result<tempfile::NamedTempFile, String> {
+    use std::io::Write;
+    let mut file = tempfile::Builder::new()
+        .prefix("schema-swap-")
+        .suffix(".list")
+        .tempfile()
+        .map_err(|e| format!("writing pg_restore's list file: {e}"))?;
+    file.write_all(plan.list_file().as_bytes())
+        .and_then(|()| file.flush())
+        .map_err(|e| format!("writing pg_restore's list file: {e}"))?;
+    Ok(file)
+}
+
+/// Everything up to COMMIT, in one transaction.
+#[allow(clippy::too_many_arguments, clippy::too_many_lines)] // one call site; the transaction reads top to bottom
+async fn swap_transaction(
+    job: &Job,
+    plan: &Plan,
+    client: &Client,
+    ready: &Ready,
+    aside: Option<&Ident>,
+    list_file: &std::path::Path,
+    stats: &mut Stats,
+    reporter: &Reporter,
+) -> Result<(), Failure> {
+    let schema = &job.schema;
+    let lost = |e: &PgError| e.as_db_error().is_none() && client.is_closed();
+    let step = |what: String| {
+        move |e: PgError| {
+            if lost(&e) {
+                Failure::Lost(format!("the connection was lost while {what}: {e}"))
+            } else {
+                Failure::Failed("swap", format!("{what}: {}", db_message(&e)))
+            }
+        }
+    };
+    client
+        .batch_execute(&format!(
+            "BEGIN; SET LOCAL lock_timeout = '{}ms'",
+            job.lock_timeout.as_millis()
+        ))
+        .await
+        .map_err(step("starting the transaction".into()))?;
+    if ready.server_major >= 14 {
+        // A killed client is noticed within seconds even while a long statement runs.
+        client
+            .batch_execute("SET LOCAL client_connection_check_interval = '2s'")
+            .await
+            .map_err(step("setting client_connection_check_interval".into()))?;
+    }
+    let key = previous::lock_key(schema);
+    let locked: bool = client
+        .query_one(previous::TRY_LOCK_SQL, &[&key])
+        .await
+        .map_err(step("taking the advisory lock".into()))?
+        .get(0);
+    if !locked {
+        let holder = previous::lock_holder(client, &key).await;
+        return Err(Failure::Locked(format!(
+            "another schema-swap of {schema} is running{holder}: wait for it, then look again"
+        )));
+    }
+    if let Some(aside) = aside {
+        client
+            .batch_execute(&format!("ALTER SCHEMA {schema} RENAME TO {aside}"))
+            .await
+            .map_err(step(format!("setting {schema} aside as {aside}")))?;
+        reporter.ok(format!(
+            "{schema} set aside as {aside} (until the commit, only in this transaction)"
+        ));
+    }
+    client
+        .batch_execute(&format!(
+            "SET LOCAL maintenance_work_mem = '{}kB'",
+            (job.maintenance_work_mem / 1024).max(1024)
+        ))
+        .await
+        .map_err(step("setting maintenance_work_mem".into()))?;
+    if !plan.creates_schema {
+        client
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .map_err(step(format!("creating schema {schema}")))?;
+    }
+
+    let restore_started = Instant::now();
+    let mut feed =
+        Feed::start(&ready.pg_restore.path, list_file, plan.archive.path()).map_err(|e| {
+            Failure::Failed(
+                "pg_restore",
+                format!("starting {}: {e}", ready.pg_restore.path.display()),
+            )
+        })?;
+    let applied = apply(client, &mut feed, plan, stats, reporter).await;
+    if let Err(failure) = applied {
+        let said = feed.stderr_after_kill();
+        return Err(match failure {
+            Failure::Failed(name, why) if !said.is_empty() => {
+                Failure::Failed(name, format!("{why} (pg_restore said: {said})"))
+            }
+            other => other,
+        });
+    }
+    feed.finish()
+        .await
+        .map_err(|e| Failure::Failed("pg_restore", e))?;
+    stats.restore_ms = millis(restore_started);
+    reporter.ok(format!(
+        "pg_restore completed: {} statements, {} tables in {:.1} s",
+        stats.statements,
+        plan.tables.len(),
+        restore_started.elapsed().as_secs_f64()
+    ));
+
+    let verify_started = Instant::now();
+    verify(client, plan, stats).await?;
+    stats.verify_ms = millis(verify_started);
+    reporter.ok(format!(
+        "row counts verified: {} tables hold exactly the dump's {} rows",
+        plan.tables.len(),
+        plan.total_rows()
+    ));
+
+    for (view, definition) in &ready.repoint {
+        client
+            .batch_execute(&format!("CREATE OR REPLACE VIEW {view} AS {definition}"))
+            .await
+            .map_err(|e| {
+                Failure::Failed(
+                    "repoint",
+                    format!(
+                        "recreating view {view} on the restored schema: {}",
+                        db_message(&e)
+                    ),
+                )
+            })?;
+        reporter.ok(format!("view {view} now reads the restored {schema}"));
+    }
+    Ok(())
+}
+
+/// A COPY under way: where its data goes, and which table and entry it fills.
+struct Copying {
+    sink: std::pin::Pin<Box<pg::tokio_postgres::CopyInSink<bytes::Bytes>>>,
+    table: Option<usize>,
+    entry: String,
+    sql: String,
+}
+
+/// Applies the script as it arrives.
+#[allow(clippy::too_many_lines)] // one match over the script's items
+async fn apply(
+    client: &Client,
+    feed: &mut Feed,
+    plan: &Plan,
+    stats: &mut Stats,
+    reporter: &Reporter,
+) -> Result<(), Failure> {
+    let bar = reporter.bar(
+        plan.total_rows(),
+        format!("Restoring {} tables", plan.tables.len()),
+    );
+    let failed = |entry: &str, sql: &str, e: &PgError| {
+        if e.as_db_error().is_none() && client.is_closed() {
+            Failure::Lost(format!(
+                "the connection was lost while restoring {entry}: {e}"
+            ))
+        } else {
+            let first_line = sql.lines().next().unwrap_or("");
+            Failure::Failed(
+                "restore",
+                format!(
+                    "restoring {entry} failed at '{first_line}': {}",
+                    db_message(e)
+                ),
+            )
+        }
+    };
+    let mut copy: Option<Copying> = None;
+    while let Some(message) = feed.items.recv().await {
+        let item = message.map_err(|e| Failure::Failed("pg_restore", e.to_string()))?;
+        match item {
+            Item::Statement { sql, entry } => {
+                stats.statements += 1;
+                client
+                    .batch_execute(&sql)
+                    .await
+                    .map_err(|e| failed(&entry, &sql, &e))?;
+            }
+            Item::CopyStart { sql, entry } => {
+                stats.statements += 1;
+                let table = plan.table_for_copy(&sql);
+                let sink = client
+                    .copy_in::<_, bytes::Bytes>(sql.as_str())
+                    .await
+                    .map_err(|e| failed(&entry, &sql, &e))?;
+                copy = Some(Copying {
+                    sink: Box::pin(sink),
+                    table,
+                    entry,
+                    sql,
+                });
+            }
+            Item::CopyData(chunk) => {
+                let Some(c) = copy.as_mut() else {
+                    return Err(Failure::Failed(
+                        "pg_restore",
+                        "COPY data outside a COPY".into(),
+                    ));
+                };
+                let rows = memchr::memchr_iter(b'\n', &chunk).count() as u64;
+                c.sink
+                    .send(bytes::Bytes::from(chunk))
+                    .await
+                    .map_err(|e| failed(&c.entry, &c.sql, &e))?;
+                bar.inc(rows);
+            }
+            Item::CopyEnd { rows } => {
+                let Some(mut c) = copy.take() else {
+                    return Err(Failure::Failed(
+                        "pg_restore",
+                        "end of COPY data outside a COPY".into(),
+                    ));
+                };
+                let copied = c
+                    .sink
+                    .as_mut()
+                    .finish()
+                    .await
+                    .map_err(|e| failed(&c.entry, &c.sql, &e))?;
+                let (table, entry) = (c.table, c.entry);
+                match table {
+                    Some(index) => {
+                        stats.sent[index] = Some(rows);
+                        stats.copied[index] = Some(copied);
+                    }
+                    None => {
+                        return Err(Failure::Failed(
+                            "restore",
+                            format!(
+                                "pg_restore wrote data for {entry}, which the archive's table of contents does not list for this schema"
+                            ),
+                        ));
+                    }
+                }
+            }
+            Item::Skipped(_) => {}
+        }
+    }
+    bar.finish_and_clear();
+    if copy.is_some() {
+        return Err(Failure::Failed(
+            "pg_restore",
+            "pg_restore's output ended inside COPY data".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Every table must hold exactly what the archive reader counted: as written by pg_restore,
+/// as taken by COPY, and as counted now in the transaction.
+async fn verify(client: &Client, plan: &Plan, stats: &mut Stats) -> Result<(), Failure> {
+    let mut wrong = Vec::new();
+    for (index, table) in plan.tables.iter().enumerate() {
+        if table.copy_sql.is_none() {
+            continue;
+        }
+        let (Ok(schema), Ok(name)) = (
+            Ident::new(table.schema.clone()),
+            Ident::new(table.name.clone()),
+        ) else {
+            wrong.push(format!(
+                "{}.{}: name cannot be queried",
+                table.schema, table.name
+            ));
+            continue;
+        };
+        let sql = format!("SELECT count(*) FROM {schema}.{name}");
+        let counted: i64 = client
+            .query_one(sql.as_str(), &[])
+            .await
+            .map_err(|e| {
+                if e.as_db_error().is_none() && client.is_closed() {
+                    Failure::Lost(format!(
+                        "the connection was lost while counting {}.{}: {e}",
+                        table.schema, table.name
+                    ))
+                } else {
+                    Failure::Failed(
+                        "verify",
+                        format!(
+                            "counting {}.{}: {}",
+                            table.schema,
+                            table.name,
+                            db_message(&e)
+                        ),
+                    )
+                }
+            })?
+            .get(0);
+        let counted = u64::try_from(counted).unwrap_or(0);
+        stats.counted[index] = Some(counted);
+        let expected = table.expected_rows;
+        let all = [stats.sent[index], stats.copied[index], Some(counted)];
+        if all.iter().any(|n| *n != expected) {
+            wrong.push(format!(
+                "{}.{}: dump {}, written by pg_restore {}, copied {}, counted {counted}",
+                table.schema,
+                table.name,
+                show(expected),
+                show(stats.sent[index]),
+                show(stats.copied[index]),
+            ));
+        }
+    }
+    if wrong.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Failed(
+            "verify",
+            format!("row counts differ from the dump: {}", wrong.join("; ")),
+        ))
+    }
+}
+
+fn show(n: Option<u64>) -> String {
+    n.map_or_else(|| "none".to_owned(), |n| n.to_string())
+}
+
+fn tables_value(plan: &Plan, stats: &Stats) -> Value {
+    Value::Array(
+        plan.tables
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let get = |v: &Vec<Option<u64>>| v.get(i).copied().flatten();
+                let counted = get(&stats.counted);
+                json!({
+                    "schema": t.schema, "name": t.name,
+                    "expected_rows": t.expected_rows,
+                    "written_rows": get(&stats.sent),
+                    "copied_rows": get(&stats.copied),
+                    "counted_rows": counted,
+                    "verified": counted.is_some() && counted == t.expected_rows
+                        && get(&stats.copied) == t.expected_rows && get(&stats.sent) == t.expected_rows,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// Resolves when SIGINT or SIGTERM arrives; names it. Never resolves if the handlers cannot
+/// be installed (then the default action, ending the process, still rolls back).
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
+}
+
+/// The server's message with its detail and hint, or the client error.
+pub fn db_message(e: &PgError) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let detail = db.detail().map(|d| format!(" ({d})")).unwrap_or_default();
+            let hint = db
+                .hint()
+                .map(|h| format!("; hint: {h}"))
+                .unwrap_or_default();
+            format!("{}{detail}{hint}", db.message())
+        }
+        None => e.to_string(),
+    }
+}
+
+fn millis(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A word for a shell command line, quoted when it needs to be.
+fn shell_word(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+    {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+pub fn push(section: &mut SectionBuilder, reporter: &Reporter, check: Check) {
+    reporter.check(&check);
+    section.push_check(check);
+}

@@ -1,0 +1,208 @@
+//! What schema-swap's tests share: a cluster with a source database and a damaged copy, a
+//! dump of the source, the tool aimed at the copy, and a fingerprint of a schema that two
+//! databases must share after a swap (rows by content, sequences, indexes, constraints,
+//! columns and defaults, grants, comments, functions, types).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // each test file uses its part; a panic is a failed test
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use testkit::PgCluster;
+
+/// The database the dump is made from, never touched afterwards.
+pub const SOURCE: &str = "source";
+/// The database whose schema is replaced.
+pub const TARGET: &str = "gordon";
+
+pub fn fixture(bulk_rows: u32) -> String {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../pgdump/tests/fixtures/trading.sql"
+    );
+    std::fs::read_to_string(path)
+        .unwrap()
+        .replace("BULK_ROWS", &bulk_rows.to_string())
+}
+
+/// A cluster with `source` and `gordon` made from the fixture, and `source` dumped with
+/// this cluster's pg_dump and `dump_args` (e.g. `-Fc`).
+pub struct Setup {
+    pub cluster: PgCluster,
+    pub dump: PathBuf,
+}
+
+impl Setup {
+    pub fn new(major: u32, bulk_rows: u32) -> Self {
+        Self::with_extra(major, bulk_rows, "")
+    }
+
+    /// `extra` runs in both databases after the fixture.
+    pub fn with_extra(major: u32, bulk_rows: u32, extra: &str) -> Self {
+        let cluster = PgCluster::start(major);
+        let script = format!("{}\n{extra}", fixture(bulk_rows));
+        for db in [SOURCE, TARGET] {
+            cluster.create_database(db);
+            cluster.psql_script(db, &script);
+        }
+        let dump = cluster.scratch().join("source.dump");
+        cluster.pg_dump(["-Fc", "-f", dump.to_str().unwrap(), SOURCE]);
+        Self { cluster, dump }
+    }
+
+    /// Another dump of the source, e.g. `("dir", &["-Fd", "--compress=lz4"])`.
+    pub fn dump_as(&self, name: &str, args: &[&str]) -> PathBuf {
+        let path = self.cluster.scratch().join(name);
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["-f", path.to_str().unwrap(), SOURCE]);
+        self.cluster.pg_dump(all);
+        path
+    }
+
+    /// schema-swap aimed at the target database, with nothing of the test runner's PG*.
+    pub fn tool(&self) -> Command {
+        let mut cmd = Command::cargo_bin("schema-swap").unwrap();
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy().into_owned();
+            if key.starts_with("PG") || key == "RESTORE_SKIP_CONFIRM" {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.envs(self.cluster.env())
+            .env("PGDATABASE", TARGET)
+            .env("NO_COLOR", "1");
+        cmd
+    }
+
+    /// The same, as a std Command (for tests that kill it or run it in the background).
+    pub fn tool_process(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("schema-swap"));
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy().into_owned();
+            if key.starts_with("PG") || key == "RESTORE_SKIP_CONFIRM" {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.envs(self.cluster.env())
+            .env("PGDATABASE", TARGET)
+            .env("NO_COLOR", "1");
+        cmd
+    }
+
+    /// Damages the target's schema the ways incidents do: rows lost and changed, a table
+    /// dropped, a sequence reset.
+    pub fn damage(&self) {
+        self.cluster.psql_script(
+            TARGET,
+            "DELETE FROM trading.fills WHERE id > 100;
+             UPDATE trading.orders SET note = 'damaged' WHERE id % 3 = 0;
+             DROP TABLE trading.blobs;
+             SELECT setval('trading.ticket_seq', 101);",
+        );
+    }
+
+    pub fn fingerprint(&self, db: &str) -> String {
+        fingerprint(&self.cluster, db, "trading")
+    }
+
+    /// Schemas of the target whose name starts with `trading`.
+    pub fn schemas(&self) -> Vec<String> {
+        self.cluster
+            .psql(
+                TARGET,
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'trading%' ORDER BY 1",
+            )
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Waits until no session of schema-swap is left on the server (a killed client's
+    /// backend ends once it notices), so the database is looked at after its rollback.
+    pub fn wait_for_no_swap_session(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = self.cluster.psql(
+                "postgres",
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'schema-swap'",
+            );
+            if left == "0" {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "a schema-swap session is still on the server after 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// Everything a restore must bring back, as text two databases can be compared by.
+pub fn fingerprint(cluster: &PgCluster, db: &str, schema: &str) -> String {
+    let lit = format!("'{}'", schema.replace('\'', "''"));
+    let catalog = cluster.psql(
+        db,
+        &format!(
+            "WITH n AS (SELECT oid, nspname, nspacl, nspowner FROM pg_namespace WHERE nspname = {lit})
+             SELECT string_agg(x, E'\\n' ORDER BY x) FROM (
+               SELECT 'class ' || c.relname || ' kind=' || c.relkind::text || ' owner=' || c.relowner::regrole
+                      || ' acl=' || coalesce(c.relacl::text, '') || ' comment=' || coalesce(obj_description(c.oid, 'pg_class'), '') AS x
+                 FROM pg_class c JOIN n ON c.relnamespace = n.oid
+               UNION ALL SELECT 'index ' || indexname || ' ' || indexdef FROM pg_indexes WHERE schemaname = {lit}
+               UNION ALL SELECT 'constraint ' || conname || ' ' || pg_get_constraintdef(co.oid)
+                 FROM pg_constraint co JOIN n ON co.connamespace = n.oid
+               UNION ALL SELECT 'sequence ' || sequencename || ' last=' || coalesce(last_value::text, 'null')
+                 FROM pg_sequences WHERE schemaname = {lit}
+               UNION ALL SELECT 'column ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+                      || ' default=' || coalesce(pg_get_expr(d.adbin, d.adrelid), '') || ' identity=' || a.attidentity::text
+                      || ' notnull=' || a.attnotnull || ' comment=' || coalesce(col_description(c.oid, a.attnum), '')
+                 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN n ON c.relnamespace = n.oid
+                 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+                 WHERE a.attnum > 0 AND NOT a.attisdropped
+               UNION ALL SELECT 'function ' || p.oid::regprocedure::text || ' ' || md5(p.prosrc)
+                      || ' comment=' || coalesce(obj_description(p.oid, 'pg_proc'), '')
+                 FROM pg_proc p JOIN n ON p.pronamespace = n.oid
+               UNION ALL SELECT 'type ' || t.typname || ' ' || t.typtype::text FROM pg_type t JOIN n ON t.typnamespace = n.oid
+               UNION ALL SELECT 'enum ' || e.enumlabel || ' ' || e.enumsortorder
+                 FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid JOIN n ON t.typnamespace = n.oid
+               UNION ALL SELECT 'schema acl=' || coalesce(nspacl::text, '') || ' owner=' || nspowner::regrole
+                      || ' comment=' || coalesce(obj_description(oid, 'pg_namespace'), '') FROM n
+             ) s"
+        ),
+    );
+    let tables = cluster.psql(
+        db,
+        &format!(
+            "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = {lit} AND c.relkind IN ('r', 'm') ORDER BY 1"
+        ),
+    );
+    let mut out = catalog;
+    for table in tables.lines() {
+        let rows = cluster.psql(
+            db,
+            &format!(
+                "SELECT count(*) || ' ' || md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) FROM {table} t"
+            ),
+        );
+        out = format!("{out}\nrows {table} {rows}");
+    }
+    out
+}
+
+/// The record a run wrote, checked against the JSON Schema.
+pub fn record(stdout: &[u8]) -> Value {
+    testkit::schema::assert_valid_record(stdout)
+}
+
+/// The names of the failed checks in a swap section.
+pub fn failed_checks(record: &Value) -> Vec<String> {
+    record["swap"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "fail")
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect()
+}

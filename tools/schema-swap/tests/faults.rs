@@ -1,0 +1,257 @@
+//! schema-swap must be impossible to lose data with: killed at any moment, the server gone
+//! mid-restore, a corrupt dump, a missing role, a restore failing at its end. Each time the
+//! database afterwards holds the original schema untouched and no partial schema.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // in tests a panic is a failed test with a line number; a scenario reads top to bottom
+
+mod common;
+
+use common::{Setup, TARGET, failed_checks, record};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// Runs a swap to its end once, to learn how long one takes here.
+fn timed_swap(setup: &Setup) -> Duration {
+    let started = Instant::now();
+    let out = setup
+        .tool()
+        .args(["--schema", "trading", "--yes", "--dump"])
+        .arg(&setup.dump)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    started.elapsed()
+}
+
+#[test]
+fn killed_at_twenty_moments_the_database_stays_as_it_was() {
+    let setup = Setup::new(16, 120_000);
+    setup.damage();
+    // One full swap, then back, to measure the span the kills are spread over.
+    let took = timed_swap(&setup);
+    let out = setup
+        .tool()
+        .args(["--schema", "trading", "--rollback", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let names = setup.schemas();
+    for name in names.iter().filter(|n| n.as_str() != "trading") {
+        setup
+            .cluster
+            .psql(TARGET, &format!("DROP SCHEMA \"{name}\" CASCADE"));
+    }
+    let before = setup.fingerprint(TARGET);
+    assert_eq!(setup.schemas(), ["trading"]);
+
+    let runs = 20;
+    let mut outcomes = Vec::new();
+    for run in 0..runs {
+        // Spread from the very start to just past the expected end.
+        let delay = took.mul_f64(f64::from(run) / f64::from(runs - 1) * 1.05);
+        let mut child = setup
+            .tool_process()
+            .args(["--schema", "trading", "--yes", "--dump"])
+            .arg(&setup.dump)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let killed = child.try_wait().unwrap().is_none();
+        let _ = child.kill(); // SIGKILL
+        let status = child.wait().unwrap();
+        setup.wait_for_no_swap_session();
+        let schemas = setup.schemas();
+        if killed {
+            assert_eq!(
+                schemas,
+                ["trading"],
+                "run {run} ({delay:?}): no partial or set-aside schema left"
+            );
+            assert_eq!(
+                setup.fingerprint(TARGET),
+                before,
+                "run {run} ({delay:?}): untouched"
+            );
+            outcomes.push(format!("{delay:?}: killed"));
+        } else {
+            // It finished before the kill: a whole, verified swap. Put things back.
+            assert_eq!(status.code(), Some(0), "run {run}");
+            assert_eq!(schemas.len(), 2, "run {run}: committed whole");
+            let out = setup
+                .tool()
+                .args(["--schema", "trading", "--rollback", "--yes"])
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(0));
+            for name in setup.schemas().iter().filter(|n| n.as_str() != "trading") {
+                setup
+                    .cluster
+                    .psql(TARGET, &format!("DROP SCHEMA \"{name}\" CASCADE"));
+            }
+            assert_eq!(
+                setup.fingerprint(TARGET),
+                before,
+                "run {run}: rolled back to the original"
+            );
+            outcomes.push(format!("{delay:?}: finished first"));
+        }
+    }
+    let killed = outcomes.iter().filter(|o| o.ends_with("killed")).count();
+    assert!(
+        killed >= 15,
+        "most runs were killed mid-swap (swap took {took:?}): {outcomes:?}"
+    );
+}
+
+#[test]
+fn the_server_stopping_mid_restore_loses_nothing() {
+    let setup = Setup::new(16, 150_000);
+    setup.damage();
+    let before = setup.fingerprint(TARGET);
+    let child = setup
+        .tool_process()
+        .args(["--schema", "trading", "--yes", "--dump"])
+        .arg(&setup.dump)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Stop the server once the swap has set the schema aside and is restoring.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while setup.cluster.psql(
+        "postgres",
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'schema-swap' AND query LIKE 'COPY%'",
+    ) == "0"
+    {
+        assert!(Instant::now() < deadline, "the swap never reached its COPY");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    setup.cluster.stop();
+    let out = child.wait_with_output().unwrap();
+    setup.cluster.restart();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let rec = record(&out.stdout);
+    assert_eq!(rec["swap"]["committed"], false);
+    assert!(
+        stderr.contains("nothing changed"),
+        "says the database is as it was: {stderr}"
+    );
+    assert_eq!(setup.schemas(), ["trading"]);
+    assert_eq!(setup.fingerprint(TARGET), before);
+}
+
+#[test]
+fn a_corrupt_data_block_is_caught_before_anything_changes() {
+    let setup = Setup::new(16, 50_000);
+    setup.damage();
+    let before = setup.fingerprint(TARGET);
+    let mut bytes = std::fs::read(&setup.dump).unwrap();
+    // The orders' block is most of the file: damage its middle.
+    let at = bytes.len() * 6 / 10;
+    for b in &mut bytes[at..at + 64] {
+        *b ^= 0x5a;
+    }
+    let corrupt = setup.cluster.scratch().join("corrupt.dump");
+    std::fs::write(&corrupt, bytes).unwrap();
+    let started = Instant::now();
+    let out = setup
+        .tool()
+        .args(["--schema", "trading", "--yes", "--dump"])
+        .arg(&corrupt)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let rec = record(&out.stdout);
+    assert_eq!(failed_checks(&rec), ["data_blocks"], "{stderr}");
+    assert!(
+        stderr.contains("nothing was changed") && stderr.contains("trading."),
+        "{stderr}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+    // It never even connected to change anything.
+    assert_eq!(rec["swap"]["pg_restore"], serde_json::Value::Null);
+    assert_eq!(setup.schemas(), ["trading"]);
+    assert_eq!(setup.fingerprint(TARGET), before);
+}
+
+#[test]
+fn a_missing_role_is_refused_before_anything_changes() {
+    // The source's orders belong to a role that the target's cluster no longer has.
+    let setup = Setup::with_extra(16, 100, "");
+    setup.cluster.psql_script(
+        common::SOURCE,
+        "CREATE ROLE ghost; ALTER TABLE trading.orders OWNER TO ghost;",
+    );
+    let dump = setup.dump_as("ghost.dump", &["-Fc"]);
+    setup.cluster.psql_script(
+        common::SOURCE,
+        "ALTER TABLE trading.orders OWNER TO postgres; DROP ROLE ghost;",
+    );
+    setup.damage();
+    let before = setup.fingerprint(TARGET);
+    let out = setup
+        .tool()
+        .args(["--schema", "trading", "--yes", "--dump"])
+        .arg(&dump)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(failed_checks(&record(&out.stdout)), ["roles"]);
+    assert!(
+        stderr.contains("ghost") && stderr.contains("CREATE ROLE \"ghost\";"),
+        "{stderr}"
+    );
+    assert_eq!(setup.schemas(), ["trading"]);
+    assert_eq!(setup.fingerprint(TARGET), before);
+}
+
+#[test]
+fn a_restore_failing_at_its_last_statement_rolls_everything_back() {
+    // The materialized view's refresh is the script's last step; on the target the function
+    // it calls refuses, so the restore fails after every table was loaded.
+    let extra = "CREATE FUNCTION public.guard(n bigint) RETURNS bigint LANGUAGE sql AS 'SELECT n';
+                 CREATE MATERIALIZED VIEW trading.zz_guarded AS SELECT public.guard(count(*)) AS n FROM trading.orders;";
+    let setup = Setup::with_extra(18, 20_000, extra);
+    setup.cluster.psql_script(
+        TARGET,
+        "CREATE OR REPLACE FUNCTION public.guard(n bigint) RETURNS bigint LANGUAGE plpgsql AS
+         $$ BEGIN RAISE EXCEPTION 'guard refuses %', n; END $$;",
+    );
+    setup.damage();
+    let before = setup.fingerprint(TARGET);
+    let out = setup
+        .tool()
+        .args(["--schema", "trading", "--yes", "--dump"])
+        .arg(&setup.dump)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let rec = record(&out.stdout);
+    assert_eq!(failed_checks(&rec), ["restore"], "{stderr}");
+    assert!(
+        stderr.contains("MATERIALIZED VIEW DATA trading.zz_guarded")
+            && stderr.contains("guard refuses"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("rolled back, nothing changed"), "{stderr}");
+    // Every table had been loaded before the failure.
+    let copied: Vec<&serde_json::Value> = rec["swap"]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| &t["copied_rows"])
+        .collect();
+    assert!(copied.iter().all(|c| c.is_u64()), "{copied:?}");
+    assert_eq!(setup.schemas(), ["trading"]);
+    assert_eq!(setup.fingerprint(TARGET), before);
+}

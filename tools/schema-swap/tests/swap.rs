@@ -1,0 +1,577 @@
+//! schema-swap through its binary against real PostgreSQL 15, 16, 17 and 18, with dumps made
+//! by each version's pg_dump and restored by a real pg_restore.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // in tests a panic is a failed test with a line number; a scenario reads top to bottom
+
+mod common;
+
+use common::{SOURCE, Setup, TARGET, failed_checks, record};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use testkit::pg::MAJORS;
+
+#[test]
+fn restores_the_schema_exactly_from_every_version() {
+    for major in MAJORS {
+        let setup = Setup::new(major, 2000);
+        let source = setup.fingerprint(SOURCE);
+        setup.damage();
+        let damaged = setup.fingerprint(TARGET);
+        assert_ne!(source, damaged, "{major}: the damage shows");
+
+        let out = setup
+            .tool()
+            .args(["--schema", "trading", "--dump"])
+            .arg(&setup.dump)
+            .arg("--yes")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{major}: {stderr}");
+        let rec = record(&out.stdout);
+        let swap = &rec["swap"];
+        assert_eq!(swap["committed"], true, "{major}");
+        assert_eq!(rec["schema"], "trading");
+        assert_eq!(rec["database"], TARGET);
+        let tables = swap["tables"].as_array().unwrap();
+        assert!(tables.len() >= 8, "{major}: {tables:?}");
+        for table in tables {
+            assert_eq!(table["verified"], true, "{major}: {table}");
+            assert_eq!(
+                table["counted_rows"], table["expected_rows"],
+                "{major}: {table}"
+            );
+        }
+        let orders = tables.iter().find(|t| t["name"] == "orders").unwrap();
+        assert_eq!(orders["expected_rows"], 2009, "{major}");
+        assert!(
+            stderr.contains("[ OK ] row counts verified"),
+            "{major}: {stderr}"
+        );
+
+        // The restored schema is the source's, and the damaged one is kept aside, whole.
+        assert_eq!(
+            setup.fingerprint(TARGET),
+            source,
+            "{major}: restored = source"
+        );
+        let previous = swap["previous"].as_str().unwrap().to_owned();
+        assert!(previous.starts_with("trading_prev_"), "{previous}");
+        assert_eq!(setup.schemas(), ["trading", previous.as_str()], "{major}");
+        assert_eq!(
+            common::fingerprint(&setup.cluster, TARGET, &previous),
+            damaged.replace("trading.", &format!("{previous}.")),
+            "{major}: the previous schema holds what was there"
+        );
+        assert!(
+            swap["rollback"]["command"]
+                .as_str()
+                .unwrap()
+                .contains("--rollback --schema trading")
+        );
+
+        // A directory-format dump (lz4 where pg_dump has it) replaces it again.
+        let compress = if major >= 16 { "--compress=lz4" } else { "-Z1" };
+        let dir = setup.dump_as("source.dir", &["-Fd", compress]);
+        setup.cluster.psql(TARGET, "DELETE FROM trading.accounts");
+        let out = setup
+            .tool()
+            .args(["--schema", "trading", "--yes", "--dump"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{major} -Fd: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            setup.fingerprint(TARGET),
+            source,
+            "{major}: -Fd restored = source"
+        );
+        assert_eq!(
+            setup.schemas().len(),
+            3,
+            "{major}: two previous schemas kept"
+        );
+    }
+}
+
+#[test]
+fn services_see_old_data_until_the_commit_and_new_data_after() {
+    let setup = Setup::new(16, 150_000);
+    let new_count = setup
+        .cluster
+        .psql(SOURCE, "SELECT count(*) FROM trading.orders");
+    setup.cluster.psql(
+        TARGET,
+        "DELETE FROM trading.orders WHERE id > 1000 AND id NOT IN (SELECT order_id FROM trading.fills WHERE order_id IS NOT NULL)",
+    );
+    let old_count = setup
+        .cluster
+        .psql(TARGET, "SELECT count(*) FROM trading.orders");
+    assert_ne!(old_count, new_count);
+
+    // A "service": a new session per query, as a pool that reconnects would, reading by name.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let stop = std::sync::Arc::clone(&stop);
+        let mut psql = setup.cluster.client("psql");
+        psql.args([
+            "-X",
+            "-A",
+            "-t",
+            "-d",
+            TARGET,
+            "-c",
+            "SELECT count(*) FROM trading.orders",
+        ]);
+        std::thread::spawn(move || {
+            let mut seen: Vec<(Instant, Result<String, String>)> = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let out = psql.output().unwrap();
+                let result = if out.status.success() {
+                    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+                } else {
+                    Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+                };
+                seen.push((Instant::now(), result));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            seen
+        })
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let out = setup
+        .tool()
+        .args(["--schema", "trading", "--yes", "--dump"])
+        .arg(&setup.dump)
+        .output()
+        .unwrap();
+    let finished = Instant::now();
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen = reader.join().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let errors: Vec<&String> = seen.iter().filter_map(|(_, r)| r.as_ref().err()).collect();
+    assert!(
+        errors.is_empty(),
+        "queries failed during the swap: {errors:?}"
+    );
+    let values: Vec<&str> = seen
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok().map(String::as_str))
+        .collect();
+    let first_new = values
+        .iter()
+        .position(|v| *v == new_count)
+        .expect("new data seen after the commit");
+    assert!(
+        values[..first_new].iter().all(|v| *v == old_count),
+        "only old data before the commit: {values:?}"
+    );
+    assert!(
+        values[first_new..].iter().all(|v| *v == new_count),
+        "only new data after the commit: {values:?}"
+    );
+    let old_during = seen
+        .iter()
+        .filter(|(at, r)| {
+            *at > started && *at < finished && r.as_ref().is_ok_and(|v| *v == old_count)
+        })
+        .count();
+    assert!(
+        old_during >= 3,
+        "services kept reading the old schema while the swap ran ({old_during} reads, swap took {:?})",
+        finished - started
+    );
+}
+
+#[test]
+fn a_second_swap_of_the_same_schema_refuses_at_once() {
+    let setup = Setup::new(16, 150_000);
+    let source = setup.fingerprint(SOURCE);
+    setup.damage();
+    let first = setup
+        .tool_process()
+        .args(["--schema", "trading", "--yes", "--dump"])
+        .arg(&setup.dump)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the first holds the lock: its session is in a transaction.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while setup.cluster.psql(
+        "postgres",
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
+    ) == "0"
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the first swap never took its lock"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let started = Instant::now();
+    let second = setup
+        .tool()
+        .args(["--schema", "trading", "--yes", "--dump"])
+        .arg(&setup.dump)
+        .output()
+        .unwrap();
+    let refused_in = started.elapsed();
+    let first = first.wait_with_output().unwrap();
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert_eq!(second.status.code(), Some(4), "the second could not run");
+    let rec = record(&second.stdout);
+    assert_eq!(failed_checks(&rec), ["lock"]);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("another schema-swap of \"trading\" is running (pid"),
+        "{stderr}"
+    );
+    assert!(
+        refused_in < Duration::from_secs(10),
+        "refused at once, not after waiting"
+    );
+    assert_eq!(setup.fingerprint(TARGET), source);
+    assert_eq!(setup.schemas().len(), 2, "one swap, one previous schema");
+}
+
+#[test]
+fn dry_runs_refusals_and_earlier_failures_change_nothing() {
+    let setup = Setup::new(16, 100);
+    setup.damage();
+    let before = setup.fingerprint(TARGET);
+
+    let out = setup
+        .tool()
+        .args(["--schema", "trading", "--dry-run", "--dump"])
+        .arg(&setup.dump)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let rec = record(&out.stdout);
+    assert_eq!(rec["swap"]["committed"], false);
+    let plan = rec["swap"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "plan")
+        .unwrap()["detail"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        plan.contains("dry run, nothing changed: would set \"trading\" aside as \"trading_prev_"),
+        "{plan}"
+    );
+    assert!(plan.contains("8 tables, 727 rows"), "{plan}");
+
+    // No terminal and no --yes: refused, exit 2, the record says why.
+    let out = setup
+        .tool()
+        .args(["--schema", "trading", "--dump"])
+        .arg(&setup.dump)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let rec = record(&out.stdout);
+    assert_eq!(failed_checks(&rec), ["confirm"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("pass --yes or set RESTORE_SKIP_CONFIRM=1"),
+        "{stderr}"
+    );
+
+    // An earlier failed section: nothing done, exit 3.
+    let upstream = r#"{"record_version":1,"schema":"trading","database":"gordon","check":{"tool":"site-check","version":"1","ok":false,"started_at":"2026-05-05T11:00:00.000Z","elapsed_ms":1,"checks":[{"name":"disk","status":"fail","detail":"full"}]}}"#;
+    let out = setup
+        .tool()
+        .args(["--yes", "--dump"])
+        .arg(&setup.dump)
+        .write_stdin(upstream)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let rec = record(&out.stdout);
+    assert_eq!(rec["swap"]["checks"][0]["status"], "skip");
+    assert_eq!(rec["check"]["checks"][0]["detail"], "full", "passed on");
+
+    // Bad input: exit 2, one line and a pointer.
+    let out = setup.tool().args(["--schema", "trading"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no dump: give --dump FILE"));
+    let out = setup
+        .tool()
+        .args(["--prune", "--schema", "trading"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = setup
+        .tool()
+        .args(["--schema", "trading", "--yes", "--dump"])
+        .arg(&setup.dump)
+        .write_stdin("{not json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+
+    assert_eq!(setup.fingerprint(TARGET), before, "nothing changed");
+    assert_eq!(setup.schemas(), ["trading"]);
+}
+
+#[test]
+fn dependents_keep_the_previous_schema_unless_repointed() {
+    let extra = "CREATE SCHEMA reports;
+                 CREATE VIEW reports.order_count AS SELECT count(*) AS n FROM trading.orders;
+                 CREATE TABLE reports.audit (order_id bigint REFERENCES trading.orders (id));";
+    let setup = Setup::with_extra(16, 500, extra);
+    let total = setup
+        .cluster
+        .psql(SOURCE, "SELECT n FROM reports.order_count");
+    let lose_rows = "DELETE FROM trading.orders WHERE id > 400 AND id NOT IN (SELECT order_id FROM trading.fills WHERE order_id IS NOT NULL)";
+    setup.cluster.psql(TARGET, lose_rows);
+    let damaged = setup
+        .cluster
+        .psql(TARGET, "SELECT n FROM reports.order_count");
+    assert_ne!(total, damaged);
+    let swap = |extra: &[&str]| {
+        let out = setup
+            .tool()
+            .args(["--schema", "trading", "--yes", "--dump"])
+            .arg(&setup.dump)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+
+    // --repoint-dependents: the view is recreated on the restored schema in the same transaction.
+    let out = swap(&["--repoint-dependents"]);
+    assert_eq!(
+        setup
+            .cluster
+            .psql(TARGET, "SELECT n FROM reports.order_count"),
+        total
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("view reports.order_count now reads the restored")
+    );
+    // The foreign key is reported too: it keeps pointing to the set-aside orders.
+    let first = record(&out.stdout);
+    let objects = dependents(&first);
+    assert!(
+        objects
+            .iter()
+            .any(|o| o.contains("view reports.order_count"))
+            && objects.iter().any(|o| o.contains("audit_order_id_fkey")),
+        "{objects:?}"
+    );
+
+    // Without it: reported, and the view keeps reading the set-aside schema; nothing outside
+    // the schema is dropped.
+    // --drop-previous keeps a previous schema that something outside still uses.
+    setup.cluster.psql(TARGET, lose_rows);
+    let out = swap(&["--drop-previous"]);
+    let rec = record(&out.stdout);
+    assert_eq!(
+        dependents(&rec),
+        ["view reports.order_count"],
+        "the key points to the first set-aside schema now"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("[WARN ]") && stderr.contains("--repoint-dependents"),
+        "{stderr}"
+    );
+    assert_eq!(
+        setup
+            .cluster
+            .psql(TARGET, "SELECT n FROM reports.order_count"),
+        damaged
+    );
+    assert_eq!(
+        setup.cluster.psql(TARGET, "SELECT count(*) FROM information_schema.table_constraints WHERE constraint_name = 'audit_order_id_fkey'"),
+        "1",
+        "the foreign key outside was not dropped"
+    );
+
+    let drop = rec["swap"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "drop_previous")
+        .unwrap()
+        .clone();
+    assert_eq!(drop["status"], "warn", "{drop}");
+    assert!(
+        drop["detail"]
+            .as_str()
+            .unwrap()
+            .contains("kept: objects outside it depend on it")
+    );
+}
+
+fn dependents(record: &serde_json::Value) -> Vec<String> {
+    record["swap"]["dependents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["object"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_schema_that_is_gone_is_created() {
+    let setup = Setup::new(17, 300);
+    let source = setup.fingerprint(SOURCE);
+    setup.cluster.psql(TARGET, "DROP SCHEMA trading CASCADE");
+    let out = setup
+        .tool()
+        .args(["--schema", "trading", "--yes", "--dump"])
+        .arg(&setup.dump)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rec = record(&out.stdout);
+    assert_eq!(rec["swap"]["previous"], serde_json::Value::Null);
+    assert_eq!(setup.fingerprint(TARGET), source);
+    assert_eq!(setup.schemas(), ["trading"]);
+}
+
+#[test]
+fn list_rollback_prune_and_drop_previous() {
+    let setup = Setup::new(16, 200);
+    setup.damage();
+    let damaged = setup.fingerprint(TARGET);
+    let source = setup.fingerprint(SOURCE);
+    let swap = |extra: &[&str]| {
+        let out = setup
+            .tool()
+            .args(["--schema", "trading", "--yes", "--dump"])
+            .arg(&setup.dump)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    swap(&[]);
+    swap(&[]);
+    let out = setup
+        .tool()
+        .args(["--schema", "trading", "--list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let rec = record(&out.stdout);
+    let listed = rec["swap"]["previous_schemas"].as_array().unwrap().clone();
+    assert_eq!(listed.len(), 2);
+    assert!(
+        listed[0]["set_aside_at"].as_str() > listed[1]["set_aside_at"].as_str(),
+        "newest first"
+    );
+    assert!(listed.iter().all(|p| p["size_bytes"].as_i64().unwrap() > 0));
+
+    // Roll back: the newest previous schema (the first restore) comes back; the current one
+    // is set aside in its turn.
+    let out = setup
+        .tool()
+        .args(["--schema", "trading", "--rollback", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(setup.fingerprint(TARGET), source);
+    assert_eq!(setup.schemas().len(), 3);
+    // Roll back again: now the restored one from the second swap... and the oldest holds the damage.
+    let oldest = listed[1]["name"].as_str().unwrap().to_owned();
+    assert_eq!(
+        common::fingerprint(&setup.cluster, TARGET, &oldest),
+        damaged.replace("trading.", &format!("{oldest}."))
+    );
+
+    // Prune all but the newest; a dry run first drops nothing.
+    let out = setup
+        .tool()
+        .args(["--schema", "trading", "--prune", "--keep", "1", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(setup.schemas().len(), 3);
+    let out = setup
+        .tool()
+        .args(["--schema", "trading", "--prune", "--keep", "1", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rec = record(&out.stdout);
+    assert_eq!(rec["swap"]["pruned"].as_array().unwrap().len(), 1);
+    assert_eq!(setup.schemas().len(), 2);
+    assert!(!setup.schemas().contains(&oldest), "the oldest was pruned");
+
+    // --older-than 1h keeps what was set aside just now.
+    let out = setup
+        .tool()
+        .args([
+            "--schema",
+            "trading",
+            "--prune",
+            "--older-than",
+            "1h",
+            "--yes",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(setup.schemas().len(), 2);
+
+    // A swap with --drop-previous leaves only the restored schema.
+    swap(&["--drop-previous"]);
+    assert_eq!(
+        setup.schemas().len(),
+        2,
+        "the earlier previous schema stays; only this swap's is dropped"
+    );
+    assert_eq!(setup.fingerprint(TARGET), source);
+}

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    cli::main(svc_verify::TOOL, svc_verify::run)
+}
