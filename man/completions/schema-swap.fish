@@ -4,6 +4,7 @@ complete -c schema-swap -l keep -d 'With --prune: how many of the newest previou
 complete -c schema-swap -l older-than -d 'With --prune: drop previous schemas set aside longer ago than this, e.g. 7d' -r
 complete -c schema-swap -l lock-timeout -d 'How long to wait for locks when renaming the schema before giving up' -r
 complete -c schema-swap -l maintenance-work-mem -d 'maintenance_work_mem for the restore\'s session (index and key builds)' -r
+complete -c schema-swap -l work-mem -d 'work_mem for the restore\'s session (foreign key validation, materialized view refresh)' -r
 complete -c schema-swap -l jobs -d 'Threads that count the dump\'s rows when the record has no counts; default the cores' -r
 complete -c schema-swap -l pg-bindir -d 'Look for pg_restore only in this directory (repeatable); default PATH, /usr/lib/postgresql/*/bin and /opt/schema-restore/pg/*/bin' -r -F
 complete -c schema-swap -l dsn -d 'Connection string: key=value pairs or a postgresql:// URI [default: PG* variables]' -r

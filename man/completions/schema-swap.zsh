@@ -21,6 +21,7 @@ _schema-swap() {
 '--older-than=[With --prune\: drop previous schemas set aside longer ago than this, e.g. 7d]:DURATION:_default' \
 '--lock-timeout=[How long to wait for locks when renaming the schema before giving up]:DURATION:_default' \
 '--maintenance-work-mem=[maintenance_work_mem for the restore'\''s session (index and key builds)]:SIZE:_default' \
+'--work-mem=[work_mem for the restore'\''s session (foreign key validation, materialized view refresh)]:SIZE:_default' \
 '--jobs=[Threads that count the dump'\''s rows when the record has no counts; default the cores]:N:_default' \
 '*--pg-bindir=[Look for pg_restore only in this directory (repeatable); default PATH, /usr/lib/postgresql/*/bin and /opt/schema-restore/pg/*/bin]:DIR:_files' \
 '--dsn=[Connection string\: key=value pairs or a postgresql\:// URI \[default\: PG* variables\]]:CONNINFO|URI:_default' \

@@ -92,6 +92,10 @@ pub struct Args {
     #[arg(long, value_name = "SIZE", default_value = "512MiB")]
     pub maintenance_work_mem: ByteSize,
 
+    /// work_mem for the restore's session (foreign key validation, materialized view refresh).
+    #[arg(long, value_name = "SIZE", default_value = "256MiB")]
+    pub work_mem: ByteSize,
+
     /// Threads that count the dump's rows when the record has no counts; default the cores.
     #[arg(long, value_name = "N")]
     pub jobs: Option<std::num::NonZeroUsize>,
@@ -159,6 +163,7 @@ pub struct Job {
     pub older_than: Option<jiff::SignedDuration>,
     pub lock_timeout: std::time::Duration,
     pub maintenance_work_mem: u64,
+    pub work_mem: u64,
     pub jobs: usize,
     pub pg_bindirs: Vec<PathBuf>,
 }
@@ -294,6 +299,7 @@ fn job(args: &Args, record: &record::Record) -> ToolResult<Job> {
         older_than,
         lock_timeout: args.lock_timeout.0.unsigned_abs(),
         maintenance_work_mem: args.maintenance_work_mem.0,
+        work_mem: args.work_mem.0,
         jobs,
         pg_bindirs: args.pg_bindirs.clone(),
     })

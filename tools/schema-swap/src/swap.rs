@@ -569,13 +569,16 @@ async fn swap_transaction(
             "{schema} set aside as {aside} (until the commit, only in this transaction)"
         ));
     }
+    // pg_restore runs with the server's defaults (64 MB and 4 MB): more memory for this one
+    // session makes its index builds, key validation and refreshes sort in memory.
     client
         .batch_execute(&format!(
-            "SET LOCAL maintenance_work_mem = '{}kB'",
-            (job.maintenance_work_mem / 1024).max(1024)
+            "SET LOCAL maintenance_work_mem = '{}kB'; SET LOCAL work_mem = '{}kB'",
+            (job.maintenance_work_mem / 1024).max(1024),
+            (job.work_mem / 1024).max(64)
         ))
         .await
-        .map_err(step("setting maintenance_work_mem".into()))?;
+        .map_err(step("setting maintenance_work_mem and work_mem".into()))?;
     if !plan.creates_schema {
         client
             .batch_execute(&format!("CREATE SCHEMA {schema}"))

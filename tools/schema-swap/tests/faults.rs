@@ -255,3 +255,43 @@ fn a_restore_failing_at_its_last_statement_rolls_everything_back() {
     assert_eq!(setup.schemas(), ["trading"]);
     assert_eq!(setup.fingerprint(TARGET), before);
 }
+
+#[test]
+fn sigterm_and_sigint_mid_restore_roll_back() {
+    let setup = Setup::new(16, 150_000);
+    setup.damage();
+    let before = setup.fingerprint(TARGET);
+    for signal in ["-TERM", "-INT"] {
+        let child = setup
+            .tool_process()
+            .args(["--schema", "trading", "--yes", "--dump"])
+            .arg(&setup.dump)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while setup.cluster.psql(
+            "postgres",
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'schema-swap' AND query LIKE 'COPY%'",
+        ) == "0"
+        {
+            assert!(Instant::now() < deadline, "the swap never reached its COPY");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let sent = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{signal}: {stderr}");
+        let rec = record(&out.stdout);
+        assert_eq!(failed_checks(&rec), ["interrupted"], "{signal}: {stderr}");
+        assert_eq!(rec["swap"]["committed"], false);
+        setup.wait_for_no_swap_session();
+        assert_eq!(setup.schemas(), ["trading"], "{signal}");
+        assert_eq!(setup.fingerprint(TARGET), before, "{signal}");
+    }
+}

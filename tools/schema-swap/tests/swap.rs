@@ -575,3 +575,73 @@ fn list_rollback_prune_and_drop_previous() {
     );
     assert_eq!(setup.fingerprint(TARGET), source);
 }
+
+/// Runs `command` on a pseudo-terminal (util-linux `script`) with `typed` as what the person
+/// types; returns the exit code and what the terminal showed.
+fn on_a_terminal(command: &str, typed: &str) -> (Option<i32>, String) {
+    let mut child = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux 'script' runs commands on a pty");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), typed.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn the_prompt_on_a_terminal_takes_only_yes() {
+    let setup = Setup::new(16, 100);
+    let source = setup.fingerprint(SOURCE);
+    setup.damage();
+    let before = setup.fingerprint(TARGET);
+    let env: Vec<String> = setup
+        .cluster
+        .env()
+        .into_iter()
+        .map(|(k, v)| {
+            if k == "PGDATABASE" {
+                format!("{k}={TARGET}")
+            } else {
+                format!("{k}='{v}'")
+            }
+        })
+        .collect();
+    let command = |out: &str| {
+        format!(
+            "env -u RESTORE_SKIP_CONFIRM {} NO_COLOR=1 '{}' --schema trading --dump '{}' > '{out}'",
+            env.join(" "),
+            assert_cmd::cargo::cargo_bin("schema-swap").display(),
+            setup.dump.display()
+        )
+    };
+    let out = setup.cluster.scratch().join("refused.json");
+    let (code, shown) = on_a_terminal(&command(out.to_str().unwrap()), "no\n");
+    assert_eq!(code, Some(1), "{shown}");
+    assert!(shown.contains("Type 'yes' to proceed:"), "{shown}");
+    assert!(
+        shown.contains("not confirmed (answer 'no'): nothing changed"),
+        "{shown}"
+    );
+    let rec = record(&std::fs::read(&out).unwrap());
+    assert_eq!(failed_checks(&rec), ["confirm"]);
+    assert_eq!(
+        setup.fingerprint(TARGET),
+        before,
+        "a refused prompt changes nothing"
+    );
+
+    let out = setup.cluster.scratch().join("confirmed.json");
+    let (code, shown) = on_a_terminal(&command(out.to_str().unwrap()), "yes\n");
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(
+        shown.contains("About to replace schema \"trading\" in gordon"),
+        "{shown}"
+    );
+    assert_eq!(setup.fingerprint(TARGET), source);
+}
