@@ -23,7 +23,7 @@ _schema__swap() {
 
     case "${cmd}" in
         schema__swap)
-            opts="-y -q -h -V --schema --dump --yes --dry-run --drop-previous --repoint-dependents --rollback --list --prune --keep --older-than --lock-timeout --maintenance-work-mem --work-mem --jobs --pg-bindir --dsn --quiet --color --help --version"
+            opts="-y -q -h -V --schema --dump --yes --dry-run --drop-previous --repoint-dependents --rollback --list --prune --keep --older-than --lock-timeout --maintenance-work-mem --work-mem --no-freeze --jobs --pg-bindir --dsn --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -18,6 +18,7 @@ complete -c schema-swap -l repoint-dependents -d 'Recreate views outside the sch
 complete -c schema-swap -l rollback -d 'Swap the newest previous schema back in, in one transaction (the current one is set aside)'
 complete -c schema-swap -l list -d 'List the previous schemas kept, with their times and sizes'
 complete -c schema-swap -l prune -d 'Drop previous schemas: those beyond --keep, or older than --older-than'
+complete -c schema-swap -l no-freeze -d 'Load tables with plain COPY instead of COPY FREEZE'
 complete -c schema-swap -s q -l quiet -d 'Print only failures on stderr'
 complete -c schema-swap -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c schema-swap -s V -l version -d 'Print version'

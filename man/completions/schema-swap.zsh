@@ -36,6 +36,7 @@ never\:""))' \
 '--rollback[Swap the newest previous schema back in, in one transaction (the current one is set aside)]' \
 '--list[List the previous schemas kept, with their times and sizes]' \
 '--prune[Drop previous schemas\: those beyond --keep, or older than --older-than]' \
+'--no-freeze[Load tables with plain COPY instead of COPY FREEZE]' \
 '-q[Print only failures on stderr]' \
 '--quiet[Print only failures on stderr]' \
 '-h[Print help (see more with '\''--help'\'')]' \

@@ -96,6 +96,10 @@ pub struct Args {
     #[arg(long, value_name = "SIZE", default_value = "256MiB")]
     pub work_mem: ByteSize,
 
+    /// Load tables with plain COPY instead of COPY FREEZE.
+    #[arg(long)]
+    pub no_freeze: bool,
+
     /// Threads that count the dump's rows when the record has no counts; default the cores.
     #[arg(long, value_name = "N")]
     pub jobs: Option<std::num::NonZeroUsize>,
@@ -164,6 +168,7 @@ pub struct Job {
     pub lock_timeout: std::time::Duration,
     pub maintenance_work_mem: u64,
     pub work_mem: u64,
+    pub no_freeze: bool,
     pub jobs: usize,
     pub pg_bindirs: Vec<PathBuf>,
 }
@@ -300,6 +305,7 @@ fn job(args: &Args, record: &record::Record) -> ToolResult<Job> {
         lock_timeout: args.lock_timeout.0.unsigned_abs(),
         maintenance_work_mem: args.maintenance_work_mem.0,
         work_mem: args.work_mem.0,
+        no_freeze: args.no_freeze,
         jobs,
         pg_bindirs: args.pg_bindirs.clone(),
     })

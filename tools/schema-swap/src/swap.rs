@@ -594,7 +594,7 @@ async fn swap_transaction(
                 format!("starting {}: {e}", ready.pg_restore.path.display()),
             )
         })?;
-    let applied = apply(client, &mut feed, plan, stats, reporter).await;
+    let applied = apply(client, &mut feed, plan, !job.no_freeze, stats, reporter).await;
     if let Err(failure) = applied {
         let said = feed.stderr_after_kill();
         return Err(match failure {
@@ -650,12 +650,32 @@ struct Copying {
     sql: String,
 }
 
-/// Applies the script as it arrives.
+/// Whether COPY may load `table` frozen: a plain table (not a partitioned one, which COPY
+/// FREEZE refuses). Every table of the schema was created in this transaction, which FREEZE
+/// needs; a lookup that fails just means no FREEZE.
+async fn is_plain_table(client: &Client, table: &crate::plan::Table) -> bool {
+    client
+        .query_opt(
+            "SELECT c.relkind = 'r' FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = $1 AND c.relname = $2",
+            &[&table.schema, &table.name],
+        )
+        .await
+        .ok()
+        .flatten()
+        .is_some_and(|row| row.get::<_, bool>(0))
+}
+
+/// Applies the script as it arrives. With `freeze`, tables are loaded with COPY FREEZE: rows
+/// written frozen by the transaction that created their table, so the index builds, key
+/// checks, refreshes and counts after it skip per-row visibility work. Nobody else can see the
+/// tables before the commit either way.
 #[allow(clippy::too_many_lines)] // one match over the script's items
 async fn apply(
     client: &Client,
     feed: &mut Feed,
     plan: &Plan,
+    freeze: bool,
     stats: &mut Stats,
     reporter: &Reporter,
 ) -> Result<(), Failure> {
@@ -693,8 +713,14 @@ async fn apply(
             Item::CopyStart { sql, entry } => {
                 stats.statements += 1;
                 let table = plan.table_for_copy(&sql);
+                let copy_sql = match table {
+                    Some(index) if freeze && is_plain_table(client, &plan.tables[index]).await => {
+                        format!("{sql} WITH (FREEZE)")
+                    }
+                    _ => sql.clone(),
+                };
                 let sink = client
-                    .copy_in::<_, bytes::Bytes>(sql.as_str())
+                    .copy_in::<_, bytes::Bytes>(copy_sql.as_str())
                     .await
                     .map_err(|e| failed(&entry, &sql, &e))?;
                 copy = Some(Copying {
@@ -704,16 +730,15 @@ async fn apply(
                     sql,
                 });
             }
-            Item::CopyData(chunk) => {
+            Item::CopyData { data, rows } => {
                 let Some(c) = copy.as_mut() else {
                     return Err(Failure::Failed(
                         "pg_restore",
                         "COPY data outside a COPY".into(),
                     ));
                 };
-                let rows = memchr::memchr_iter(b'\n', &chunk).count() as u64;
                 c.sink
-                    .send(bytes::Bytes::from(chunk))
+                    .send(bytes::Bytes::from(data))
                     .await
                     .map_err(|e| failed(&c.entry, &c.sql, &e))?;
                 bar.inc(rows);
