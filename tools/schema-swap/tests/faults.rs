@@ -117,24 +117,9 @@ fn the_server_stopping_mid_restore_loses_nothing() {
     let setup = Setup::new(16, 150_000);
     setup.damage();
     let before = setup.fingerprint(TARGET);
-    let child = setup
-        .tool_process()
-        .args(["--schema", "trading", "--yes", "--dump"])
-        .arg(&setup.dump)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = setup.spawn_swap();
     // Stop the server once the swap has set the schema aside and is restoring.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while setup.cluster.psql(
-        "postgres",
-        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'schema-swap' AND query LIKE 'COPY%'",
-    ) == "0"
-    {
-        assert!(Instant::now() < deadline, "the swap never reached its COPY");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    setup.wait_until_copying();
     setup.cluster.stop();
     let out = child.wait_with_output().unwrap();
     setup.cluster.restart();
@@ -265,23 +250,8 @@ fn sigterm_and_sigint_mid_restore_roll_back() {
     setup.damage();
     let before = setup.fingerprint(TARGET);
     for signal in ["-TERM", "-INT"] {
-        let child = setup
-            .tool_process()
-            .args(["--schema", "trading", "--yes", "--dump"])
-            .arg(&setup.dump)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while setup.cluster.psql(
-            "postgres",
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'schema-swap' AND query LIKE 'COPY%'",
-        ) == "0"
-        {
-            assert!(Instant::now() < deadline, "the swap never reached its COPY");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let child = setup.spawn_swap();
+        setup.wait_until_copying();
         let sent = std::process::Command::new("kill")
             .args([signal, &child.id().to_string()])
             .status()

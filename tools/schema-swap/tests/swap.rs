@@ -200,27 +200,12 @@ fn a_second_swap_of_the_same_schema_refuses_at_once() {
     let setup = Setup::new(16, 150_000);
     let source = setup.fingerprint(SOURCE);
     setup.damage();
-    let first = setup
-        .tool_process()
-        .args(["--schema", "trading", "--yes", "--dump"])
-        .arg(&setup.dump)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let first = setup.spawn_swap();
     // Wait until the first holds the lock: its session is in a transaction.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while setup.cluster.psql(
-        "postgres",
+    setup.wait_until(
         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
-    ) == "0"
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the first swap never took its lock"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        "the first swap's lock",
+    );
     let started = Instant::now();
     let second = setup
         .tool()

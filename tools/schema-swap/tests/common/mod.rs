@@ -61,17 +61,7 @@ impl Setup {
 
     /// schema-swap aimed at the target database, with nothing of the test runner's PG*.
     pub fn tool(&self) -> Command {
-        let mut cmd = Command::cargo_bin("schema-swap").unwrap();
-        for (key, _) in std::env::vars_os() {
-            let key = key.to_string_lossy().into_owned();
-            if key.starts_with("PG") || key == "RESTORE_SKIP_CONFIRM" {
-                cmd.env_remove(key);
-            }
-        }
-        cmd.envs(self.cluster.env())
-            .env("PGDATABASE", TARGET)
-            .env("NO_COLOR", "1");
-        cmd
+        Command::from_std(self.tool_process())
     }
 
     /// The same, as a std Command (for tests that kill it or run it in the background).
@@ -87,6 +77,35 @@ impl Setup {
             .env("PGDATABASE", TARGET)
             .env("NO_COLOR", "1");
         cmd
+    }
+
+    /// A swap of the test's dump started in the background, its output captured.
+    pub fn spawn_swap(&self) -> std::process::Child {
+        self.tool_process()
+            .args(["--schema", "trading", "--yes", "--dump"])
+            .arg(&self.dump)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Waits (30 s at most) until `count_sql`, run in the maintenance database, counts more
+    /// than zero: the moment a test acts on a running swap.
+    pub fn wait_until(&self, count_sql: &str, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.cluster.psql("postgres", count_sql) == "0" {
+            assert!(Instant::now() < deadline, "{what} never happened");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits until the swap's session is streaming a table's data.
+    pub fn wait_until_copying(&self) {
+        self.wait_until(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'schema-swap' AND query LIKE 'COPY%'",
+            "the swap's COPY",
+        );
     }
 
     /// Damages the target's schema the ways incidents do: rows lost and changed, a table
