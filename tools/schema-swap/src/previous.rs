@@ -38,6 +38,29 @@ pub async fn free_aside_name(
     }
 }
 
+/// [`free_aside_name`], or a failed `previous` check in the section.
+pub async fn free_aside_name_or_fail(
+    client: &Client,
+    schema: &Ident,
+    section: &mut SectionBuilder,
+    reporter: &Reporter,
+) -> Option<Ident> {
+    match free_aside_name(client, schema).await {
+        Ok(name) => Some(name),
+        Err(e) => {
+            push(
+                section,
+                reporter,
+                Check::fail(
+                    "previous",
+                    format!("choosing a name to set {schema} aside: {}", db_message(&e)),
+                ),
+            );
+            None
+        }
+    }
+}
+
 /// When a previous schema of `schema` was set aside, read from its name.
 pub fn set_aside_at(schema: &str, name: &str) -> Option<jiff::Timestamp> {
     let stamp = name.strip_prefix(schema)?.strip_prefix("_prev_")?;
@@ -259,19 +282,8 @@ pub async fn rollback(
     };
     let back = Ident::new(newest.name.clone()).map_err(|e| ToolError::usage(e.to_string()))?;
     let exists = matches!(catalog::schema(&client, schema.as_str()).await, Ok(Some(_)));
-    let aside = match free_aside_name(&client, schema).await {
-        Ok(name) => name,
-        Err(e) => {
-            push(
-                section,
-                reporter,
-                Check::fail(
-                    "previous",
-                    format!("choosing a name to set {schema} aside: {}", db_message(&e)),
-                ),
-            );
-            return Ok(());
-        }
+    let Some(aside) = free_aside_name_or_fail(&client, schema, section, reporter).await else {
+        return Ok(());
     };
     section.insert_data("previous", json!(exists.then(|| aside.as_str())));
     let plan = if exists {

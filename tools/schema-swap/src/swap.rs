@@ -94,19 +94,9 @@ pub async fn run(
     let Some(ready) = preflight(job, &plan, &client, section, reporter).await else {
         return Ok(());
     };
-    let aside = match previous::free_aside_name(&client, schema).await {
-        Ok(name) => name,
-        Err(e) => {
-            push(
-                section,
-                reporter,
-                Check::fail(
-                    "previous",
-                    format!("choosing a name to set {schema} aside: {}", db_message(&e)),
-                ),
-            );
-            return Ok(());
-        }
+    let Some(aside) = previous::free_aside_name_or_fail(&client, schema, section, reporter).await
+    else {
+        return Ok(());
     };
     let previous_name = ready.exists.then(|| aside.clone());
     section.insert_data("previous", json!(previous_name.as_ref().map(Ident::as_str)));
