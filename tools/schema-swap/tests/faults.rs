@@ -12,18 +12,7 @@ use std::time::{Duration, Instant};
 /// Runs a swap to its end once, to learn how long one takes here.
 fn timed_swap(setup: &Setup) -> Duration {
     let started = Instant::now();
-    let out = setup
-        .tool()
-        .args(["--schema", "trading", "--yes", "--dump"])
-        .arg(&setup.dump)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    setup.swap_ok(&[]);
     started.elapsed()
 }
 

@@ -335,22 +335,7 @@ fn dependents_keep_the_previous_schema_unless_repointed() {
         .cluster
         .psql(TARGET, "SELECT n FROM reports.order_count");
     assert_ne!(total, damaged);
-    let swap = |extra: &[&str]| {
-        let out = setup
-            .tool()
-            .args(["--schema", "trading", "--yes", "--dump"])
-            .arg(&setup.dump)
-            .args(extra)
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    };
+    let swap = |extra: &[&str]| setup.swap_ok(extra);
 
     // --repoint-dependents: the view is recreated on the restored schema in the same transaction.
     let out = swap(&["--repoint-dependents"]);
@@ -457,21 +442,7 @@ fn list_rollback_prune_and_drop_previous() {
     setup.damage();
     let damaged = setup.fingerprint(TARGET);
     let source = setup.fingerprint(SOURCE);
-    let swap = |extra: &[&str]| {
-        let out = setup
-            .tool()
-            .args(["--schema", "trading", "--yes", "--dump"])
-            .arg(&setup.dump)
-            .args(extra)
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let swap = |extra: &[&str]| setup.swap_ok(extra);
     swap(&[]);
     swap(&[]);
     let out = setup

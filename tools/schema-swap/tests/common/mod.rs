@@ -79,6 +79,24 @@ impl Setup {
         cmd
     }
 
+    /// A swap of the test's dump with `extra` flags, run to its end; it must succeed.
+    pub fn swap_ok(&self, extra: &[&str]) -> std::process::Output {
+        let out = self
+            .tool()
+            .args(["--schema", "trading", "--yes", "--dump"])
+            .arg(&self.dump)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
     /// A swap of the test's dump started in the background, its output captured.
     pub fn spawn_swap(&self) -> std::process::Child {
         self.tool_process()
