@@ -8,6 +8,7 @@
 //! the new one after it; any failure, signal, kill or lost connection leaves the database as it
 //! was. The previous schema is kept for `--rollback` until `--drop-previous` or `--prune`.
 
+mod load;
 mod plan;
 mod previous;
 mod restore;
@@ -100,6 +101,12 @@ pub struct Args {
     #[arg(long)]
     pub no_freeze: bool,
 
+    /// How table data goes to the server: `auto` converts the dump's COPY text to COPY's
+    /// binary form, which the server takes with far less work, for every table whose column
+    /// types schema-swap knows (others go as text); `text` sends the dump's text as it is.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = CopyFormat::Auto)]
+    pub copy_format: CopyFormat,
+
     /// Threads that count the dump's rows when the record has no counts; default the cores.
     #[arg(long, value_name = "N")]
     pub jobs: Option<std::num::NonZeroUsize>,
@@ -148,6 +155,13 @@ impl Args {
     }
 }
 
+/// `--copy-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CopyFormat {
+    Auto,
+    Text,
+}
+
 /// Everything the tool needs, validated at the edge.
 #[allow(clippy::struct_excessive_bools)] // the switches of Args, validated
 #[derive(Debug)]
@@ -169,6 +183,7 @@ pub struct Job {
     pub maintenance_work_mem: u64,
     pub work_mem: u64,
     pub no_freeze: bool,
+    pub copy_format: CopyFormat,
     pub jobs: usize,
     pub pg_bindirs: Vec<PathBuf>,
 }
@@ -306,6 +321,7 @@ fn job(args: &Args, record: &record::Record) -> ToolResult<Job> {
         maintenance_work_mem: args.maintenance_work_mem.0,
         work_mem: args.work_mem.0,
         no_freeze: args.no_freeze,
+        copy_format: args.copy_format,
         jobs,
         pg_bindirs: args.pg_bindirs.clone(),
     })

@@ -1,5 +1,11 @@
 //! What a swap will restore, decided from the archive before anything is touched: the
-//! schema's entries (as a pg_restore `-L` list), its tables and the rows each must hold.
+//! schema's entries, its tables and the rows each must hold.
+//!
+//! The restore runs in three steps. pg_restore writes the SQL of the entries before the data
+//! (types, tables, functions...); schema-swap loads each table's COPY data itself, straight
+//! from the archive reader; pg_restore then writes the rest (sequence values, indexes,
+//! constraints, triggers, materialized view data, grants). Loading the data ourselves is what
+//! lets it go to the server in COPY's binary form, which costs the server far less to take.
 
 use pgdump::{Archive, Entry};
 use serde_json::Value;
@@ -12,6 +18,8 @@ use std::path::Path;
 pub struct Table {
     pub schema: String,
     pub name: String,
+    /// The dump id of its TABLE DATA entry.
+    pub dump_id: u32,
     /// The COPY statement pg_restore writes for it, without the `;` and newline.
     pub copy_sql: Option<String>,
     /// Rows in the dump; `None` when the data is INSERT statements (not countable).
@@ -24,6 +32,10 @@ pub struct Plan {
     pub archive: Archive,
     /// Dump ids of the entries to restore, in the archive's order.
     pub entry_ids: Vec<u32>,
+    /// The entries pg_restore restores before the data, and after it; the tables with COPY
+    /// data are in neither, schema-swap loads them itself.
+    pub before_data: Vec<u32>,
+    pub after_data: Vec<u32>,
     pub tables: Vec<Table>,
     /// Whether the dump creates the schema itself (`CREATE SCHEMA`); a dump of single tables
     /// does not, and the schema is created before the restore.
@@ -32,6 +44,8 @@ pub struct Plan {
     pub owners: BTreeSet<String>,
     /// Where the row counts came from: `the record's dump section` or `the archive`.
     pub counts_from: &'static str,
+    /// The dump's encoding (its ENCODING entry), if it says.
+    pub encoding: Option<String>,
 }
 
 /// Why the plan could not be made. Each is a failed check: nothing has been touched.
@@ -98,6 +112,7 @@ pub fn make(
         .map(|e| Table {
             schema: schema.to_owned(),
             name: e.tag.to_string_lossy().into_owned(),
+            dump_id: e.dump_id.0,
             copy_sql: e.copy_stmt.as_ref().map(|s| {
                 s.to_string_lossy()
                     .trim_end()
@@ -114,14 +129,78 @@ pub fn make(
         "the archive"
     };
     let entry_ids = members.iter().map(|e| e.dump_id.0).collect();
+    let (before_data, after_data) = split_around_data(&members);
+    let encoding = dump_encoding(&archive);
     Ok(Plan {
         archive,
         entry_ids,
+        before_data,
+        after_data,
         tables,
         creates_schema,
         owners,
         counts_from,
+        encoding,
     })
+}
+
+/// Whether rows in this encoding may be converted to COPY's binary form. The converter
+/// splits rows on ASCII bytes (tabs, backslashes); the client-only encodings below can hold
+/// those bytes inside a character, so their rows go as text, as do a dump's whose encoding
+/// is unknown. The names are pg_dump's (pg_encoding_to_char's canonical spelling).
+fn binary_safe(encoding: Option<&str>) -> bool {
+    const SPLITS_ON_ASCII: [&str; 7] = [
+        "SJIS",
+        "SHIFT_JIS_2004",
+        "BIG5",
+        "GBK",
+        "UHC",
+        "GB18030",
+        "JOHAB",
+    ];
+    encoding.is_some_and(|name| !SPLITS_ON_ASCII.iter().any(|s| s.eq_ignore_ascii_case(name)))
+}
+
+/// The encoding the dump's text is in, from its ENCODING entry (`SET client_encoding = 'X';`).
+fn dump_encoding(archive: &Archive) -> Option<String> {
+    let entry = archive.entries().iter().find(|e| e.desc == "ENCODING")?;
+    let defn = entry.defn.as_ref()?.to_string_lossy().into_owned();
+    let value = defn.split('\'').nth(1)?;
+    Some(value.to_owned())
+}
+
+/// Which entries pg_restore restores before the tables are loaded, and which after.
+///
+/// pg_dump orders its table of contents pre-data, data, post-data. Before the data go the
+/// entries that precede the first TABLE DATA entry, except those pg_restore itself leaves to
+/// its last passes (grants, materialized view data, event triggers), so that they still come
+/// after the data as they would in one pg_restore run. The TABLE DATA entries schema-swap loads
+/// (COPY data) are in neither list; data written as INSERT statements stays with pg_restore.
+fn split_around_data(members: &[&Entry]) -> (Vec<u32>, Vec<u32>) {
+    let first_data = members.iter().position(|e| e.is_table_data());
+    let mut before = Vec::new();
+    let mut after = Vec::new();
+    for (position, entry) in members.iter().enumerate() {
+        if is_loaded_by_swap(entry) {
+            continue;
+        }
+        let desc = entry.desc.to_string_lossy();
+        let late_pass = matches!(
+            desc.as_ref(),
+            "ACL" | "DEFAULT ACL" | "ACL LANGUAGE" | "MATERIALIZED VIEW DATA" | "EVENT TRIGGER"
+        );
+        if first_data.is_none_or(|first| position < first) && !late_pass {
+            before.push(entry.dump_id.0);
+        } else {
+            after.push(entry.dump_id.0);
+        }
+    }
+    (before, after)
+}
+
+/// Whether schema-swap loads this entry's data itself: a table's data as COPY rows.
+fn is_loaded_by_swap(entry: &Entry) -> bool {
+    entry.is_table_data() && entry.has_data() && entry.copy_stmt.is_some()
 }
 
 /// Takes the row counts dump-validate wrote, when its section is about this very file (same
@@ -203,16 +282,21 @@ fn count_in_archive(
     }
 }
 
+/// A `-L` list for pg_restore: one dump id a line, in the archive's order (pg_restore
+/// restores in the list's order). Ids only: a name holding a newline and digits could
+/// otherwise select an entry of its own.
+pub fn list_file(ids: &[u32], what: &str) -> String {
+    let mut out = format!("; schema-swap: {what}\n");
+    for id in ids {
+        let _ = writeln!(out, "{id}");
+    }
+    out
+}
+
 impl Plan {
-    /// The `-L` list for pg_restore: one dump id a line, in the archive's order (pg_restore
-    /// restores in the list's order). Ids only: a name holding a newline and digits could
-    /// otherwise select an entry of its own.
-    pub fn list_file(&self) -> String {
-        let mut out = String::from("; schema-swap: the entries of one schema\n");
-        for id in &self.entry_ids {
-            let _ = writeln!(out, "{id}");
-        }
-        out
+    /// Whether the dump's rows may be converted to COPY's binary form ([`binary_safe`]).
+    pub fn binary_safe_encoding(&self) -> bool {
+        binary_safe(self.encoding.as_deref())
     }
 
     pub fn total_rows(&self) -> u64 {
@@ -224,5 +308,20 @@ impl Plan {
         self.tables
             .iter()
             .position(|t| t.copy_sql.as_deref() == Some(sql.trim_end().trim_end_matches(';')))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::binary_safe;
+
+    #[test]
+    fn encodings_that_can_hide_ascii_bytes_go_as_text() {
+        assert!(binary_safe(Some("UTF8")));
+        assert!(binary_safe(Some("LATIN1")));
+        assert!(binary_safe(Some("EUC_JP")));
+        assert!(!binary_safe(Some("SJIS")));
+        assert!(!binary_safe(Some("gb18030")));
+        assert!(!binary_safe(None));
     }
 }

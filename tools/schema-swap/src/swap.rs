@@ -1,11 +1,12 @@
 //! The swap: plan, checks that need the server, the prompt, then one transaction that sets
 //! the live schema aside, restores, verifies and commits, or leaves everything as it was.
 
+use crate::load::{self, Encoding, LoadError, Loaded};
 use crate::plan::{self, Plan};
 use crate::previous;
 use crate::restore::Feed;
 use crate::script::Item;
-use crate::{Job, TOOL};
+use crate::{CopyFormat, Job, TOOL};
 use cli::{Confirmation, Reporter, ToolError};
 use futures_util::SinkExt;
 use pg::tokio_postgres::{Client, Error as PgError};
@@ -17,11 +18,14 @@ use std::time::Instant;
 /// Everything a swap learnt, for the record.
 #[derive(Debug, Default)]
 struct Stats {
-    /// Per table of the plan: rows pg_restore wrote, rows the server took (COPY), rows counted
-    /// in the end.
+    /// Per table of the plan: rows sent to the server, rows the server took (COPY), rows
+    /// counted in the end, and the COPY format that loaded them.
     sent: Vec<Option<u64>>,
     copied: Vec<Option<u64>>,
     counted: Vec<Option<u64>>,
+    formats: Vec<Option<&'static str>>,
+    /// Tables that could not go in binary form, and why.
+    as_text: Vec<String>,
     statements: u64,
     restore_ms: u64,
     verify_ms: u64,
@@ -157,10 +161,13 @@ pub async fn run(
         sent: vec![None; plan.tables.len()],
         copied: vec![None; plan.tables.len()],
         counted: vec![None; plan.tables.len()],
+        formats: vec![None; plan.tables.len()],
         ..Stats::default()
     };
-    let list_file = match write_list_file(&plan) {
-        Ok(file) => file,
+    let lists = write_list_file(&plan.before_data, "before the data")
+        .and_then(|before| Ok((before, write_list_file(&plan.after_data, "after the data")?)));
+    let (before_data, after_data) = match lists {
+        Ok(files) => files,
         Err(e) => {
             push(section, reporter, Check::fail("pg_restore", e));
             section.mark_could_not_run();
@@ -173,7 +180,7 @@ pub async fn run(
         &client,
         &ready,
         previous_name.as_ref(),
-        list_file.path(),
+        [before_data.path(), after_data.path()],
         &mut stats,
         reporter,
     );
@@ -187,6 +194,19 @@ pub async fn run(
         json!({ "restore": stats.restore_ms, "verify": stats.verify_ms }),
     );
     section.insert_data("statements", json!(stats.statements));
+    if !stats.as_text.is_empty() {
+        push(
+            section,
+            reporter,
+            Check::warn(
+                "copy_format",
+                format!(
+                    "loaded as text instead of binary: {}",
+                    stats.as_text.join("; ")
+                ),
+            ),
+        );
+    }
     if let Err(failure) = outcome {
         let check = match failure {
             Failure::Failed(name, why) => {
@@ -488,14 +508,14 @@ async fn view_definitions(
     Ok(out)
 }
 
-fn write_list_file(plan: &Plan) -> Result<tempfile::NamedTempFile, String> {
+fn write_list_file(ids: &[u32], what: &str) -> Result<tempfile::NamedTempFile, String> {
     use std::io::Write;
     let mut file = tempfile::Builder::new()
         .prefix("schema-swap-")
         .suffix(".list")
         .tempfile()
         .map_err(|e| format!("writing pg_restore's list file: {e}"))?;
-    file.write_all(plan.list_file().as_bytes())
+    file.write_all(plan::list_file(ids, what).as_bytes())
         .and_then(|()| file.flush())
         .map_err(|e| format!("writing pg_restore's list file: {e}"))?;
     Ok(file)
@@ -509,7 +529,7 @@ async fn swap_transaction(
     client: &Client,
     ready: &Ready,
     aside: Option<&Ident>,
-    list_file: &std::path::Path,
+    [before_data, after_data]: [&std::path::Path; 2],
     stats: &mut Stats,
     reporter: &Reporter,
 ) -> Result<(), Failure> {
@@ -577,29 +597,17 @@ async fn swap_transaction(
     }
 
     let restore_started = Instant::now();
-    let mut feed =
-        Feed::start(&ready.pg_restore.path, list_file, plan.archive.path()).map_err(|e| {
-            Failure::Failed(
-                "pg_restore",
-                format!("starting {}: {e}", ready.pg_restore.path.display()),
-            )
-        })?;
-    let applied = apply(client, &mut feed, plan, !job.no_freeze, stats, reporter).await;
-    if let Err(failure) = applied {
-        let said = feed.stderr_after_kill();
-        return Err(match failure {
-            Failure::Failed(name, why) if !said.is_empty() => {
-                Failure::Failed(name, format!("{why} (pg_restore said: {said})"))
-            }
-            other => other,
-        });
+    let freeze = !job.no_freeze;
+    if !plan.before_data.is_empty() {
+        run_pg_restore(client, ready, before_data, plan, freeze, stats, reporter).await?;
     }
-    feed.finish()
-        .await
-        .map_err(|e| Failure::Failed("pg_restore", e))?;
+    load_tables(client, job, plan, stats, reporter).await?;
+    if !plan.after_data.is_empty() {
+        run_pg_restore(client, ready, after_data, plan, freeze, stats, reporter).await?;
+    }
     stats.restore_ms = millis(restore_started);
     reporter.ok(format!(
-        "pg_restore completed: {} statements, {} tables in {:.1} s",
+        "restored: {} statements, {} tables in {:.1} s",
         stats.statements,
         plan.tables.len(),
         restore_started.elapsed().as_secs_f64()
@@ -629,6 +637,121 @@ async fn swap_transaction(
             })?;
         reporter.ok(format!("view {view} now reads the restored {schema}"));
     }
+    Ok(())
+}
+
+/// Runs pg_restore on one list of entries and applies its script.
+async fn run_pg_restore(
+    client: &Client,
+    ready: &Ready,
+    list_file: &std::path::Path,
+    plan: &Plan,
+    freeze: bool,
+    stats: &mut Stats,
+    reporter: &Reporter,
+) -> Result<(), Failure> {
+    let mut feed =
+        Feed::start(&ready.pg_restore.path, list_file, plan.archive.path()).map_err(|e| {
+            Failure::Failed(
+                "pg_restore",
+                format!("starting {}: {e}", ready.pg_restore.path.display()),
+            )
+        })?;
+    let applied = apply(client, &mut feed, plan, freeze, stats, reporter).await;
+    if let Err(failure) = applied {
+        let said = feed.stderr_after_kill();
+        return Err(match failure {
+            Failure::Failed(name, why) if !said.is_empty() => {
+                Failure::Failed(name, format!("{why} (pg_restore said: {said})"))
+            }
+            other => other,
+        });
+    }
+    feed.finish()
+        .await
+        .map_err(|e| Failure::Failed("pg_restore", e))
+}
+
+/// Loads every table's COPY data from the archive, in binary form where it can.
+async fn load_tables(
+    client: &Client,
+    job: &Job,
+    plan: &Plan,
+    stats: &mut Stats,
+    reporter: &Reporter,
+) -> Result<(), Failure> {
+    let bar = reporter.bar(
+        plan.total_rows(),
+        format!("Loading {} tables", plan.tables.len()),
+    );
+    let failed = |what: String, e: &PgError| {
+        if e.as_db_error().is_none() && client.is_closed() {
+            Failure::Lost(format!("the connection was lost while {what}: {e}"))
+        } else {
+            Failure::Failed("restore", format!("{what} failed: {}", db_message(e)))
+        }
+    };
+    for (index, table) in plan.tables.iter().enumerate() {
+        let Some(copy_sql) = &table.copy_sql else {
+            continue;
+        };
+        let name = format!("{}.{}", table.schema, table.name);
+        let binary = job.copy_format == CopyFormat::Auto && plan.binary_safe_encoding();
+        let target = load::target(client, copy_sql, binary)
+            .await
+            .map_err(|e| failed(format!("looking up the columns of {name}"), &e))?;
+        let freeze = !job.no_freeze && target.plain;
+        let mut encoding = target.encoding.clone();
+        loop {
+            let sql = load::copy_statement(copy_sql, &encoding, freeze);
+            stats.statements += 1;
+            let loaded = load::copy_rows(
+                client,
+                &plan.archive,
+                table.dump_id,
+                &sql,
+                &encoding,
+                |rows| bar.inc(rows),
+            )
+            .await;
+            match loaded {
+                Ok(Loaded::Done { sent, copied }) => {
+                    stats.sent[index] = Some(sent);
+                    stats.copied[index] = Some(copied);
+                    stats.formats[index] = Some(encoding.name());
+                    break;
+                }
+                Ok(Loaded::Unconvertible(error)) => {
+                    let why = target.explain(&error);
+                    let Some(truncate) = &target.truncate_sql else {
+                        return Err(Failure::Failed(
+                            "restore",
+                            format!(
+                                "{name}: {why}, and the table cannot be emptied to load it again as text"
+                            ),
+                        ));
+                    };
+                    client
+                        .batch_execute(truncate)
+                        .await
+                        .map_err(|e| failed(format!("emptying {name} to load it as text"), &e))?;
+                    reporter.warn(format!("{name}: {why}: loading it as text instead"));
+                    stats.as_text.push(format!("{name} ({why})"));
+                    encoding = Encoding::Text;
+                }
+                Err(LoadError::Server(e)) => {
+                    return Err(failed(format!("loading {name}"), &e));
+                }
+                Err(LoadError::Data(why)) => {
+                    return Err(Failure::Failed(
+                        "data_blocks",
+                        format!("{why}; pick another snapshot"),
+                    ));
+                }
+            }
+        }
+    }
+    bar.finish_and_clear();
     Ok(())
 }
 
@@ -775,8 +898,8 @@ async fn apply(
     Ok(())
 }
 
-/// Every table must hold exactly what the archive reader counted: as written by pg_restore,
-/// as taken by COPY, and as counted now in the transaction.
+/// Every table must hold exactly what the archive reader counted: as sent, as taken by COPY,
+/// and as counted now in the transaction.
 async fn verify(client: &Client, plan: &Plan, stats: &mut Stats) -> Result<(), Failure> {
     let mut wrong = Vec::new();
     for (index, table) in plan.tables.iter().enumerate() {
@@ -822,7 +945,7 @@ async fn verify(client: &Client, plan: &Plan, stats: &mut Stats) -> Result<(), F
         let all = [stats.sent[index], stats.copied[index], Some(counted)];
         if all.iter().any(|n| *n != expected) {
             wrong.push(format!(
-                "{}.{}: dump {}, written by pg_restore {}, copied {}, counted {counted}",
+                "{}.{}: dump {}, sent {}, copied {}, counted {counted}",
                 table.schema,
                 table.name,
                 show(expected),
@@ -858,6 +981,7 @@ fn tables_value(plan: &Plan, stats: &Stats) -> Value {
                     "expected_rows": t.expected_rows,
                     "written_rows": get(&stats.sent),
                     "copied_rows": get(&stats.copied),
+                    "copy_format": stats.formats.get(i).copied().flatten(),
                     "counted_rows": counted,
                     "verified": counted.is_some() && counted == t.expected_rows
                         && get(&stats.copied) == t.expected_rows && get(&stats.sent) == t.expected_rows,

@@ -43,6 +43,11 @@ fn restores_the_schema_exactly_from_every_version() {
         }
         let orders = tables.iter().find(|t| t["name"] == "orders").unwrap();
         assert_eq!(orders["expected_rows"], 2009, "{major}");
+        // An enum, identity bigint, text, numeric and timestamptz: all go in binary form; a
+        // table without columns has no column list to convert by, and goes as text.
+        assert_eq!(orders["copy_format"], "binary", "{major}: {orders}");
+        let no_columns = tables.iter().find(|t| t["name"] == "no_columns").unwrap();
+        assert_eq!(no_columns["copy_format"], "text", "{major}: {no_columns}");
         assert!(
             stderr.contains("[ OK ] row counts verified"),
             "{major}: {stderr}"
@@ -411,6 +416,60 @@ fn dependents(record: &serde_json::Value) -> Vec<String> {
         .iter()
         .map(|d| d["object"].as_str().unwrap().to_owned())
         .collect()
+}
+
+#[test]
+fn a_value_the_binary_converter_refuses_sends_its_table_as_text() {
+    // pg_dump writes values in the source database's own output settings: bytea in the old
+    // escape format (which the converter refuses), timestamps with a +05:30 offset.
+    let setup = Setup::with_extra(
+        16,
+        300,
+        "DO $$ BEGIN
+           EXECUTE format('ALTER DATABASE %I SET bytea_output = escape', current_database());
+           EXECUTE format('ALTER DATABASE %I SET TimeZone = %L', current_database(), 'Asia/Kolkata');
+         END $$;",
+    );
+    let source = setup.fingerprint(SOURCE);
+    setup.damage();
+    let out = setup.swap_ok(&[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("trading.blobs: column payload (bytea)")
+            && stderr.contains("loading it as text instead"),
+        "{stderr}"
+    );
+    let rec = record(&out.stdout);
+    let tables = rec["swap"]["tables"].as_array().unwrap();
+    let format_of = |name: &str| {
+        tables.iter().find(|t| t["name"] == name).unwrap()["copy_format"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(format_of("blobs"), "text");
+    assert_eq!(format_of("orders"), "binary");
+    let warned: Vec<&serde_json::Value> = rec["swap"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"] == "copy_format")
+        .collect();
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert_eq!(warned[0]["status"], "warn");
+    assert!(tables.iter().all(|t| t["verified"] == true), "{tables:?}");
+    assert_eq!(setup.fingerprint(TARGET), source);
+
+    // --copy-format text sends every table as the dump's text.
+    setup.damage();
+    let out = setup.swap_ok(&["--copy-format", "text"]);
+    let rec = record(&out.stdout);
+    let tables = rec["swap"]["tables"].as_array().unwrap();
+    assert!(
+        tables.iter().all(|t| t["copy_format"] == "text"),
+        "{tables:?}"
+    );
+    assert_eq!(setup.fingerprint(TARGET), source);
 }
 
 #[test]
