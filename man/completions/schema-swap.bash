@@ -23,7 +23,7 @@ _schema__swap() {
 
     case "${cmd}" in
         schema__swap)
-            opts="-y -q -h -V --schema --dump --yes --dry-run --drop-previous --repoint-dependents --rollback --list --prune --keep --older-than --lock-timeout --maintenance-work-mem --work-mem --no-freeze --jobs --pg-bindir --dsn --quiet --color --help --version"
+            opts="-y -q -h -V --schema --dump --yes --dry-run --drop-previous --repoint-dependents --rollback --list --prune --keep --older-than --lock-timeout --maintenance-work-mem --work-mem --no-freeze --copy-format --jobs --pg-bindir --dsn --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -55,6 +55,10 @@ _schema__swap() {
                     ;;
                 --work-mem)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --copy-format)
+                    COMPREPLY=($(compgen -W "auto text" -- "${cur}"))
                     return 0
                     ;;
                 --jobs)

@@ -3,7 +3,9 @@
 //!
 //! In one transaction on one session: take an advisory lock for the schema, rename the live
 //! schema aside to `<schema>_prev_<UTC time>`, apply the schema's entries of the archive as
-//! the real pg_restore writes them, check that every table holds exactly the rows the archive
+//! the real pg_restore writes them (in two runs, before and after the data) while the tables'
+//! rows are loaded straight from the archive reader, in COPY's binary form where every column's
+//! type allows (module `load`), check that every table holds exactly the rows the archive
 //! reader counted in the dump, then commit. Services read the old schema until the commit and
 //! the new one after it; any failure, signal, kill or lost connection leaves the database as it
 //! was. The previous schema is kept for `--rollback` until `--drop-previous` or `--prune`.
@@ -28,7 +30,8 @@ const SECTION: &str = "swap";
 /// Replace a schema from a pg_dump archive in one transaction, verified before commit.
 ///
 /// Renames the live schema aside (<schema>_prev_<UTC time>), restores the dump's objects of
-/// the schema with the real pg_restore through its own session, checks every table's row count
+/// the schema with the real pg_restore through its own session, loads the tables' rows from the
+/// archive (converted to COPY's binary form where it can), checks every table's row count
 /// against the archive, and commits only if all hold. Any failure, Ctrl-C, kill or lost
 /// connection leaves the database exactly as before. Reads a record on stdin when one is piped
 /// in (schema, database, and the dump section's file and row counts) and writes it on with a
