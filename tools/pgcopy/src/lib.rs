@@ -21,9 +21,7 @@
 //!   GBK, UHC, GB18030, JOHAB; only ever client encodings) must not be converted: the line
 //!   splitting here works on bytes.
 //! - Map each column's type with [`Kind::from_type_oid`] after resolving domains to their
-//!   base types and enums to text. A `name` value of 64 bytes or more is cut by the text
-//!   input function but refused by the binary one; values that come out of a `name` column
-//!   are always shorter.
+//!   base types and enums to text.
 
 mod datetime;
 mod misc;
@@ -44,7 +42,7 @@ pub enum Kind {
     Float4,
     Float8,
     Numeric,
-    /// text, varchar, bpchar, name, and enums: the bytes as they are (the receive functions
+    /// text, varchar, bpchar and enums: the bytes as they are (the receive functions
     /// of these types apply the same length and padding rules as their input functions).
     Text,
     Bytea,
@@ -60,11 +58,14 @@ pub enum Kind {
 impl Kind {
     /// The kind of a built-in type. None for every type the encoder does not handle
     /// (arrays, interval, inet, money, timetz, "char", ...): their tables load as text.
+    /// `name` is not handled either: its binary input refuses a value of 64 bytes or more
+    /// (after conversion from the client encoding) where its text input cuts it, and that
+    /// refusal would come from the server, too late to load the table as text.
     pub fn from_type_oid(oid: u32) -> Option<Kind> {
         Some(match oid {
             16 => Kind::Bool,
             17 => Kind::Bytea,
-            19 | 25 | 1042 | 1043 => Kind::Text,
+            25 | 1042 | 1043 => Kind::Text,
             20 => Kind::Int8,
             21 => Kind::Int2,
             23 => Kind::Int4,

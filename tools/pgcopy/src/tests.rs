@@ -45,7 +45,6 @@ fn type_oids() {
     let expected = [
         (16, Kind::Bool),
         (17, Kind::Bytea),
-        (19, Kind::Text),
         (20, Kind::Int8),
         (21, Kind::Int2),
         (23, Kind::Int4),
@@ -67,9 +66,9 @@ fn type_oids() {
     for (oid, kind) in expected {
         assert_eq!(Kind::from_type_oid(oid), Some(kind), "{oid}");
     }
-    // "char", interval, timetz, inet, money, int4[], text[], xml, bit, point, cidr, macaddr.
+    // "char", name, interval, timetz, inet, money, int4[], text[], xml, bit, point, cidr, macaddr.
     for oid in [
-        18, 1186, 1266, 869, 790, 1007, 1009, 142, 1560, 600, 650, 829, 0,
+        18, 19, 1186, 1266, 869, 790, 1007, 1009, 142, 1560, 600, 650, 829, 0,
     ] {
         assert_eq!(Kind::from_type_oid(oid), None, "{oid}");
     }

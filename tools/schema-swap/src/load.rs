@@ -178,9 +178,17 @@ FROM resolved r JOIN pg_catalog.pg_type t ON t.oid = r.type
 WHERE t.typtype <> 'd'";
 
 /// Looks the COPY statement's table up in the transaction: whether it is plain, and whether
-/// every column has a type the binary converter knows.
-pub async fn target(client: &Client, copy_sql: &str, binary: bool) -> Result<Target, PgError> {
-    let Some(statement) = parse_copy(copy_sql) else {
+/// every column has a type the binary converter knows. A statement that does not fill
+/// `schema.table` (the entry's own table, created by this transaction) goes as text as it
+/// is: nothing but that table may ever be truncated.
+pub async fn target(
+    client: &Client,
+    copy_sql: &str,
+    (schema, table): (&str, &str),
+    binary: bool,
+) -> Result<Target, PgError> {
+    let statement = parse_copy(copy_sql).filter(|s| s.schema == schema && s.table == table);
+    let Some(statement) = statement else {
         return Ok(Target {
             plain: false,
             encoding: Encoding::Text,
@@ -191,16 +199,18 @@ pub async fn target(client: &Client, copy_sql: &str, binary: bool) -> Result<Tar
     let rows = client
         .query(COLUMNS_SQL, &[&statement.schema, &statement.table])
         .await?;
+    // try_get: a name that does not decode (it cannot, in a UTF-8 session) means text.
+    let text = |row: &pg::tokio_postgres::Row, i: usize| row.try_get::<_, String>(i).ok();
     let plain = rows
         .first()
-        .is_some_and(|row| row.get::<_, String>(3) == "r");
+        .is_some_and(|row| text(row, 3).as_deref() == Some("r"));
     let kind_of = |column: &str| {
         rows.iter()
-            .find(|row| row.get::<_, String>(0) == column)
-            .and_then(|row| match row.get::<_, String>(2).as_str() {
-                "b" => Kind::from_type_oid(row.get::<_, u32>(1)),
+            .find(|row| text(row, 0).as_deref() == Some(column))
+            .and_then(|row| match text(row, 2).as_deref() {
+                Some("b") => row.try_get::<_, u32>(1).ok().and_then(Kind::from_type_oid),
                 // An enum's binary form is its label, as text.
-                "e" => Some(Kind::Text),
+                Some("e") => Some(Kind::Text),
                 _ => None,
             })
     };
@@ -250,16 +260,18 @@ pub fn copy_statement(copy_sql: &str, encoding: &Encoding, freeze: bool) -> Stri
 pub enum Loaded {
     /// Rows sent, and the count COPY reported.
     Done { sent: u64, copied: u64 },
-    /// The converter met a value it will not convert; the COPY was ended early (its rows
-    /// must be removed before the table is loaded again).
-    Unconvertible(EncodeError),
+    /// The converter met a value it will not convert; the COPY was ended early after `sent`
+    /// rows, which must be removed before the table is loaded again.
+    Unconvertible { error: EncodeError, sent: u64 },
 }
 
-/// Why a load failed: the database said no, or the data could not be read.
+/// Why a load failed: the database said no, the dump's data could not be read, or this
+/// process could not go on (a thread, a missing entry).
 #[derive(Debug)]
 pub enum LoadError {
     Server(PgError),
     Data(String),
+    Internal(String),
 }
 
 impl From<PgError> for LoadError {
@@ -280,7 +292,7 @@ pub async fn copy_rows(
 ) -> Result<Loaded, LoadError> {
     let entry = archive
         .entry(DumpId(dump_id))
-        .ok_or_else(|| LoadError::Data(format!("the archive has no entry {dump_id}")))?;
+        .ok_or_else(|| LoadError::Internal(format!("the archive has no entry {dump_id}")))?;
     let reader = archive.open_data(entry).map_err(|e| {
         LoadError::Data(format!("reading {}: {}", entry.qualified_name(), e.kind()))
     })?;
@@ -289,7 +301,7 @@ pub async fn copy_rows(
         Encoding::Text => None,
     };
     let mut pieces = spawn_reader(reader, encoder, entry.qualified_name())
-        .map_err(|e| LoadError::Data(format!("starting the reader thread: {e}")))?;
+        .map_err(|e| LoadError::Internal(format!("starting the reader thread: {e}")))?;
     let sink = client.copy_in::<_, Bytes>(sql).await?;
     let mut sink = Box::pin(sink);
     let mut sent = 0;
@@ -315,11 +327,11 @@ pub async fn copy_rows(
                 }
                 sink.send(Bytes::from_static(pgcopy::TRAILER)).await?;
                 sink.as_mut().finish().await?;
-                return Ok(Loaded::Unconvertible(error));
+                return Ok(Loaded::Unconvertible { error, sent });
             }
         }
     }
-    Err(LoadError::Data(
+    Err(LoadError::Internal(
         "the reader thread stopped without a word".into(),
     ))
 }
@@ -369,9 +381,11 @@ impl Rows {
     }
 
     fn run(&mut self) -> Result<(), Stop> {
-        // Input is buf[start..end]; it is zeroed once, then only overwritten.
+        // Input is buf[start..end]; it is zeroed once, then only overwritten. The rows are cut
+        // at newlines; buf[start..scan] is known to hold none (part of a row longer than a
+        // read), so a long row is searched once, not once per read.
         let mut buf = vec![0u8; READ_BYTES * 2];
-        let (mut start, mut end) = (0, 0);
+        let (mut start, mut scan, mut end) = (0, 0, 0);
         let mut out: Vec<u8> = Vec::with_capacity(CHUNK_BYTES + READ_BYTES);
         if self.encoder.is_some() {
             out.extend_from_slice(pgcopy::HEADER);
@@ -380,14 +394,16 @@ impl Rows {
         let mut pending = 0u64;
         let mut ended = false;
         loop {
-            if end - start < READ_BYTES && start > 0 {
+            // Every read gets at least READ_BYTES of room: the unfinished row moves to the
+            // front, and the buffer grows only for a row longer than that.
+            if buf.len() - end < READ_BYTES && start > 0 {
                 buf.copy_within(start..end, 0);
+                scan -= start;
                 end -= start;
                 start = 0;
             }
-            if end == buf.len() {
-                // One row longer than the buffer: make room.
-                buf.resize(buf.len() * 2, 0);
+            if buf.len() - end < READ_BYTES {
+                buf.resize(end + READ_BYTES, 0);
             }
             let read = self
                 .reader
@@ -409,8 +425,8 @@ impl Rows {
                 continue;
             }
             let mut line_start = start;
-            for newline in memchr::memchr_iter(b'\n', &buf[start..end]) {
-                let line_end = start + newline;
+            for newline in memchr::memchr_iter(b'\n', &buf[scan..end]) {
+                let line_end = scan + newline;
                 let line = &buf[line_start..line_end];
                 if line == b"\\." {
                     ended = true;
@@ -436,6 +452,7 @@ impl Rows {
                 out.extend_from_slice(&buf[start..line_start]);
             }
             start = if ended { end } else { line_start };
+            scan = end;
             if out.len() >= CHUNK_BYTES {
                 total += pending;
                 let data = Bytes::from(std::mem::replace(

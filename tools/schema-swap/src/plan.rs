@@ -144,21 +144,12 @@ pub fn make(
     })
 }
 
-/// Whether rows in this encoding may be converted to COPY's binary form. The converter
-/// splits rows on ASCII bytes (tabs, backslashes); the client-only encodings below can hold
-/// those bytes inside a character, so their rows go as text, as do a dump's whose encoding
-/// is unknown. The names are pg_dump's (pg_encoding_to_char's canonical spelling).
+/// Whether rows in this encoding may be converted to COPY's binary form: UTF-8 only. The
+/// converter splits rows on ASCII bytes, which some client-only encodings (SJIS, BIG5, GBK...)
+/// hold inside characters; and the session reads catalog names back as UTF-8. Dumps in other
+/// encodings, and dumps that do not say, load as text.
 fn binary_safe(encoding: Option<&str>) -> bool {
-    const SPLITS_ON_ASCII: [&str; 7] = [
-        "SJIS",
-        "SHIFT_JIS_2004",
-        "BIG5",
-        "GBK",
-        "UHC",
-        "GB18030",
-        "JOHAB",
-    ];
-    encoding.is_some_and(|name| !SPLITS_ON_ASCII.iter().any(|s| s.eq_ignore_ascii_case(name)))
+    encoding.is_some_and(|name| name.eq_ignore_ascii_case("UTF8"))
 }
 
 /// The encoding the dump's text is in, from its ENCODING entry (`SET client_encoding = 'X';`).
@@ -316,12 +307,11 @@ mod tests {
     use super::binary_safe;
 
     #[test]
-    fn encodings_that_can_hide_ascii_bytes_go_as_text() {
+    fn only_utf8_dumps_are_converted() {
         assert!(binary_safe(Some("UTF8")));
-        assert!(binary_safe(Some("LATIN1")));
-        assert!(binary_safe(Some("EUC_JP")));
+        assert!(!binary_safe(Some("LATIN1")));
         assert!(!binary_safe(Some("SJIS")));
-        assert!(!binary_safe(Some("gb18030")));
+        assert!(!binary_safe(Some("SQL_ASCII")));
         assert!(!binary_safe(None));
     }
 }

@@ -601,7 +601,7 @@ async fn swap_transaction(
     if !plan.before_data.is_empty() {
         run_pg_restore(client, ready, before_data, plan, freeze, stats, reporter).await?;
     }
-    load_tables(client, job, plan, stats, reporter).await?;
+    load_tables(client, job, plan, ready.server_major, stats, reporter).await?;
     if !plan.after_data.is_empty() {
         run_pg_restore(client, ready, after_data, plan, freeze, stats, reporter).await?;
     }
@@ -677,6 +677,7 @@ async fn load_tables(
     client: &Client,
     job: &Job,
     plan: &Plan,
+    server_major: u32,
     stats: &mut Stats,
     reporter: &Reporter,
 ) -> Result<(), Failure> {
@@ -696,8 +697,12 @@ async fn load_tables(
             continue;
         };
         let name = format!("{}.{}", table.schema, table.name);
-        let binary = job.copy_format == CopyFormat::Auto && plan.binary_safe_encoding();
-        let target = load::target(client, copy_sql, binary)
+        // Before 12 the server read a real through double precision, rounding twice; the
+        // converter rounds once, as 12 and later do.
+        let binary = job.copy_format == CopyFormat::Auto
+            && plan.binary_safe_encoding()
+            && server_major >= 12;
+        let target = load::target(client, copy_sql, (&table.schema, &table.name), binary)
             .await
             .map_err(|e| failed(format!("looking up the columns of {name}"), &e))?;
         let freeze = !job.no_freeze && target.plain;
@@ -721,8 +726,9 @@ async fn load_tables(
                     stats.formats[index] = Some(encoding.name());
                     break;
                 }
-                Ok(Loaded::Unconvertible(error)) => {
+                Ok(Loaded::Unconvertible { error, sent }) => {
                     let why = target.explain(&error);
+                    bar.set_position(bar.position().saturating_sub(sent));
                     let Some(truncate) = &target.truncate_sql else {
                         return Err(Failure::Failed(
                             "restore",
@@ -747,6 +753,9 @@ async fn load_tables(
                         "data_blocks",
                         format!("{why}; pick another snapshot"),
                     ));
+                }
+                Err(LoadError::Internal(why)) => {
+                    return Err(Failure::Failed("restore", format!("loading {name}: {why}")));
                 }
             }
         }

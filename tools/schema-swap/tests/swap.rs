@@ -421,14 +421,17 @@ fn dependents(record: &serde_json::Value) -> Vec<String> {
 #[test]
 fn a_value_the_binary_converter_refuses_sends_its_table_as_text() {
     // pg_dump writes values in the source database's own output settings: bytea in the old
-    // escape format (which the converter refuses), timestamps with a +05:30 offset.
+    // escape format (which the converter refuses), timestamps with a +05:30 offset. Rows of
+    // 3.2 MB are longer than one read of the archive: they span reads and grow the buffer.
     let setup = Setup::with_extra(
         16,
         300,
         "DO $$ BEGIN
            EXECUTE format('ALTER DATABASE %I SET bytea_output = escape', current_database());
            EXECUTE format('ALTER DATABASE %I SET TimeZone = %L', current_database(), 'Asia/Kolkata');
-         END $$;",
+         END $$;
+         CREATE TABLE trading.long_rows (id int, body text);
+         INSERT INTO trading.long_rows SELECT g, repeat(md5(g::text), 100000) FROM generate_series(1, 3) g;",
     );
     let source = setup.fingerprint(SOURCE);
     setup.damage();
@@ -449,6 +452,7 @@ fn a_value_the_binary_converter_refuses_sends_its_table_as_text() {
     };
     assert_eq!(format_of("blobs"), "text");
     assert_eq!(format_of("orders"), "binary");
+    assert_eq!(format_of("long_rows"), "binary");
     let warned: Vec<&serde_json::Value> = rec["swap"]["checks"]
         .as_array()
         .unwrap()
