@@ -5,7 +5,7 @@ complete -c schema-swap -l older-than -d 'With --prune: drop previous schemas se
 complete -c schema-swap -l lock-timeout -d 'How long to wait for locks when renaming the schema before giving up' -r
 complete -c schema-swap -l maintenance-work-mem -d 'maintenance_work_mem for the restore\'s session (index and key builds)' -r
 complete -c schema-swap -l work-mem -d 'work_mem for the restore\'s session (foreign key validation, materialized view refresh)' -r
-complete -c schema-swap -l copy-format -d 'How table data goes to the server: `auto` converts the dump\'s COPY text to COPY\'s binary form, which the server takes with far less work, for every table whose column types schema-swap knows (others go as text); `text` sends the dump\'s text as it is' -r -f -a "auto\t''
+complete -c schema-swap -l copy-format -d 'How table data goes to the server: `auto` converts the dump\'s COPY text to COPY\'s binary form, which the server takes with far less work, for every table whose column types schema-swap knows, in UTF-8 dumps on PostgreSQL 12 and later (other tables go as text, and so does a table holding a value the converter is not sure of); `text` sends the dump\'s text as it is' -r -f -a "auto\t''
 text\t''"
 complete -c schema-swap -l jobs -d 'Threads that count the dump\'s rows when the record has no counts; default the cores' -r
 complete -c schema-swap -l pg-bindir -d 'Look for pg_restore only in this directory (repeatable); default PATH, /usr/lib/postgresql/*/bin and /opt/schema-restore/pg/*/bin' -r -F

@@ -22,7 +22,7 @@ _schema-swap() {
 '--lock-timeout=[How long to wait for locks when renaming the schema before giving up]:DURATION:_default' \
 '--maintenance-work-mem=[maintenance_work_mem for the restore'\''s session (index and key builds)]:SIZE:_default' \
 '--work-mem=[work_mem for the restore'\''s session (foreign key validation, materialized view refresh)]:SIZE:_default' \
-'--copy-format=[How table data goes to the server\: \`auto\` converts the dump'\''s COPY text to COPY'\''s binary form, which the server takes with far less work, for every table whose column types schema-swap knows (others go as text); \`text\` sends the dump'\''s text as it is]:FORMAT:(auto text)' \
+'--copy-format=[How table data goes to the server\: \`auto\` converts the dump'\''s COPY text to COPY'\''s binary form, which the server takes with far less work, for every table whose column types schema-swap knows, in UTF-8 dumps on PostgreSQL 12 and later (other tables go as text, and so does a table holding a value the converter is not sure of); \`text\` sends the dump'\''s text as it is]:FORMAT:(auto text)' \
 '--jobs=[Threads that count the dump'\''s rows when the record has no counts; default the cores]:N:_default' \
 '*--pg-bindir=[Look for pg_restore only in this directory (repeatable); default PATH, /usr/lib/postgresql/*/bin and /opt/schema-restore/pg/*/bin]:DIR:_files' \
 '--dsn=[Connection string\: key=value pairs or a postgresql\:// URI \[default\: PG* variables\]]:CONNINFO|URI:_default' \

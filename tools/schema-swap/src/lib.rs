@@ -106,7 +106,9 @@ pub struct Args {
 
     /// How table data goes to the server: `auto` converts the dump's COPY text to COPY's
     /// binary form, which the server takes with far less work, for every table whose column
-    /// types schema-swap knows (others go as text); `text` sends the dump's text as it is.
+    /// types schema-swap knows, in UTF-8 dumps on PostgreSQL 12 and later (other tables go as
+    /// text, and so does a table holding a value the converter is not sure of); `text` sends
+    /// the dump's text as it is.
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = CopyFormat::Auto)]
     pub copy_format: CopyFormat,
 

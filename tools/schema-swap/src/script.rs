@@ -51,6 +51,10 @@ pub enum ScriptError {
         "pg_restore's output holds the psql command '{0}', which schema-swap cannot apply: restore this dump with psql instead"
     )]
     MetaCommand(String),
+    #[error(
+        "the SQL pg_restore wrote after {0} is not UTF-8 (the dump is in another encoding and its definitions hold non-ASCII text), which schema-swap's session cannot send unchanged: restore this dump with pg_restore instead"
+    )]
+    NotUtf8(String),
 }
 
 /// A pull reader over pg_restore's output.
@@ -193,7 +197,11 @@ impl<R: Read> ScriptReader<R> {
                     return Err(ScriptError::MetaCommand(command));
                 }
                 Scan::End(semicolon) => {
-                    let raw = String::from_utf8_lossy(&self.buf[start..semicolon]).into_owned();
+                    // A statement goes to the server as it is or not at all: a lossy
+                    // conversion would change names and literals without a word.
+                    let raw = std::str::from_utf8(&self.buf[start..semicolon])
+                        .map_err(|_| ScriptError::NotUtf8(self.entry.clone()))?
+                        .to_owned();
                     self.pos = semicolon + 1;
                     let (comments, sql) = split_leading_comments(&raw);
                     self.note_comments(comments);
@@ -634,6 +642,25 @@ COPY trading.empty (id) FROM stdin;\n\\.\n\
         let mut reader = ScriptReader::new("\\connect other\nSELECT 1;\n".as_bytes());
         let error = reader.next_item().unwrap_err();
         assert!(error.to_string().contains("\\connect other"), "{error}");
+    }
+
+    #[test]
+    fn a_statement_that_is_not_utf8_is_refused_not_mangled() {
+        // LATIN1 'é' (0xE9) in a comment literal of a LATIN1 dump.
+        let script: &[u8] = b"SET client_encoding = 'LATIN1';\n-- Name: t; Type: TABLE\nCOMMENT ON TABLE s.t IS 'caf\xe9';\n";
+        let mut reader = ScriptReader::new(script);
+        assert!(matches!(
+            reader.next_item(),
+            Ok(Some(Item::Statement { .. }))
+        ));
+        let error = reader.next_item().unwrap_err();
+        assert!(matches!(error, ScriptError::NotUtf8(_)), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("restore this dump with pg_restore"),
+            "{error}"
+        );
     }
 
     #[test]
