@@ -78,18 +78,7 @@ fn restores_the_schema_exactly_from_every_version() {
         let compress = if major >= 16 { "--compress=lz4" } else { "-Z1" };
         let dir = setup.dump_as("source.dir", &["-Fd", compress]);
         setup.cluster.psql(TARGET, "DELETE FROM trading.accounts");
-        let out = setup
-            .tool()
-            .args(["--schema", "trading", "--yes", "--dump"])
-            .arg(&dir)
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{major} -Fd: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        setup.swap_of_ok(&dir, &[]);
         assert_eq!(
             setup.fingerprint(TARGET),
             source,
@@ -149,22 +138,11 @@ fn services_see_old_data_until_the_commit_and_new_data_after() {
     };
     std::thread::sleep(Duration::from_millis(200));
     let started = Instant::now();
-    let out = setup
-        .tool()
-        .args(["--schema", "trading", "--yes", "--dump"])
-        .arg(&setup.dump)
-        .output()
-        .unwrap();
+    setup.swap_ok(&[]);
     let finished = Instant::now();
     std::thread::sleep(Duration::from_millis(300));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let seen = reader.join().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 
     let errors: Vec<&String> = seen.iter().filter_map(|(_, r)| r.as_ref().err()).collect();
     assert!(
@@ -481,18 +459,7 @@ fn a_schema_that_is_gone_is_created() {
     let setup = Setup::new(17, 300);
     let source = setup.fingerprint(SOURCE);
     setup.cluster.psql(TARGET, "DROP SCHEMA trading CASCADE");
-    let out = setup
-        .tool()
-        .args(["--schema", "trading", "--yes", "--dump"])
-        .arg(&setup.dump)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = setup.swap_ok(&[]);
     let rec = record(&out.stdout);
     assert_eq!(rec["swap"]["previous"], serde_json::Value::Null);
     assert_eq!(setup.fingerprint(TARGET), source);
@@ -525,17 +492,7 @@ fn list_rollback_prune_and_drop_previous() {
 
     // Roll back: the newest previous schema (the first restore) comes back; the current one
     // is set aside in its turn.
-    let out = setup
-        .tool()
-        .args(["--schema", "trading", "--rollback", "--yes"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    setup.tool_ok(["--schema", "trading", "--rollback", "--yes"]);
     assert_eq!(setup.fingerprint(TARGET), source);
     assert_eq!(setup.schemas().len(), 3);
     // Roll back again: now the restored one from the second swap... and the oldest holds the damage.
@@ -553,17 +510,7 @@ fn list_rollback_prune_and_drop_previous() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(setup.schemas().len(), 3);
-    let out = setup
-        .tool()
-        .args(["--schema", "trading", "--prune", "--keep", "1", "--yes"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = setup.tool_ok(["--schema", "trading", "--prune", "--keep", "1", "--yes"]);
     let rec = record(&out.stdout);
     assert_eq!(rec["swap"]["pruned"].as_array().unwrap().len(), 1);
     assert_eq!(setup.schemas().len(), 2);

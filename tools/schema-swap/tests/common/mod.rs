@@ -79,15 +79,13 @@ impl Setup {
         cmd
     }
 
-    /// A swap of the test's dump with `extra` flags, run to its end; it must succeed.
-    pub fn swap_ok(&self, extra: &[&str]) -> std::process::Output {
-        let out = self
-            .tool()
-            .args(["--schema", "trading", "--yes", "--dump"])
-            .arg(&self.dump)
-            .args(extra)
-            .output()
-            .unwrap();
+    /// schema-swap with `args`, run to its end; it must succeed.
+    pub fn tool_ok<I, S>(&self, args: I) -> std::process::Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let out = self.tool().args(args).output().unwrap();
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -95,6 +93,35 @@ impl Setup {
             String::from_utf8_lossy(&out.stderr)
         );
         out
+    }
+
+    /// A swap of `dump` with `extra` flags, run to its end; it must succeed.
+    pub fn swap_of_ok(&self, dump: &std::path::Path, extra: &[&str]) -> std::process::Output {
+        let mut args: Vec<std::ffi::OsString> = ["--schema", "trading", "--yes", "--dump"]
+            .iter()
+            .map(Into::into)
+            .collect();
+        args.push(dump.into());
+        args.extend(extra.iter().map(Into::into));
+        self.tool_ok(args)
+    }
+
+    /// A swap of `dump` that must fail a check (exit 1): its record and what it said.
+    pub fn swap_of_fails(&self, dump: &std::path::Path) -> (Value, String) {
+        let out = self
+            .tool()
+            .args(["--schema", "trading", "--yes", "--dump"])
+            .arg(dump)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        (record(&out.stdout), stderr)
+    }
+
+    /// A swap of the test's dump with `extra` flags, run to its end; it must succeed.
+    pub fn swap_ok(&self, extra: &[&str]) -> std::process::Output {
+        self.swap_of_ok(&self.dump, extra)
     }
 
     /// A swap of the test's dump started in the background, its output captured.
