@@ -12,8 +12,9 @@ use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
+use testkit::pg::run_ok;
 use testkit::restic::Backup;
 use testkit::{PgCluster, PgOptions, ResticRepo};
 
@@ -73,8 +74,8 @@ fn tools_dir() -> &'static Path {
         for tool in TOOLS {
             build.args(["-p", tool]);
         }
-        run(&mut build, "cargo build of the tools");
-        let out = run(
+        run_ok(&mut build, "cargo build of the tools");
+        let out = run_ok(
             cargo().args(["metadata", "--format-version", "1", "--no-deps"]),
             "cargo metadata",
         );
@@ -89,20 +90,6 @@ fn tools_dir() -> &'static Path {
         }
         dir
     })
-}
-
-fn run(cmd: &mut Command, what: &str) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("could not run {what}: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 /// The cluster, reached with the password it requires.
@@ -129,7 +116,7 @@ impl Db {
     }
 
     fn sql(&self, db: &str, sql: &str) -> String {
-        let out = run(
+        let out = run_ok(
             self.client("psql").args([
                 "-X",
                 "-q",
@@ -148,7 +135,7 @@ impl Db {
     }
 
     fn dump(&self, path: &Path) -> Vec<u8> {
-        run(
+        run_ok(
             self.client("pg_dump")
                 .args(["-Fc", "-n", "trading", "-f"])
                 .arg(path)
@@ -352,17 +339,7 @@ impl Scene {
             });
         }
 
-        let dir = tempfile::Builder::new()
-            .prefix("ansible-role-")
-            .tempdir()
-            .unwrap();
-        // The collection, where ansible-playbook looks for collections.
-        let collection = dir
-            .path()
-            .join("collections/ansible_collections/schema_restore");
-        std::fs::create_dir_all(&collection).unwrap();
-        std::os::unix::fs::symlink(workspace_root().join("ansible"), collection.join("tools"))
-            .unwrap();
+        let dir = collection_dir("ansible-role-");
         Self {
             db,
             repo,
@@ -548,6 +525,18 @@ fn play(dir: &Path, inventory: &Path, playbook: &str, args: &[&str]) -> Played {
     }
 }
 
+/// A scratch directory holding the collection where ansible-playbook looks for collections
+/// (`collections/ansible_collections/schema_restore/tools`, a link to this repository's).
+fn collection_dir(prefix: &str) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
+    let collection = dir
+        .path()
+        .join("collections/ansible_collections/schema_restore");
+    std::fs::create_dir_all(&collection).unwrap();
+    std::os::unix::fs::symlink(workspace_root().join("ansible"), collection.join("tools")).unwrap();
+    dir
+}
+
 #[test]
 fn the_playbook_brings_back_a_dropped_schema_with_its_row_counts() {
     let scene = Scene::new(Newest::Good);
@@ -688,15 +677,7 @@ fn check_mode_runs_every_read_only_step_and_changes_nothing() {
 
 #[test]
 fn bad_variables_are_refused_before_anything_runs() {
-    let dir = tempfile::Builder::new()
-        .prefix("ansible-role-")
-        .tempdir()
-        .unwrap();
-    let collection = dir
-        .path()
-        .join("collections/ansible_collections/schema_restore");
-    std::fs::create_dir_all(&collection).unwrap();
-    std::os::unix::fs::symlink(workspace_root().join("ansible"), collection.join("tools")).unwrap();
+    let dir = collection_dir("ansible-role-");
     let marker = dir.path().join("ran");
     let inventory = |apps: Value| {
         let path = dir.path().join("inventory.json");
@@ -837,15 +818,7 @@ fn a_truncated_dump_in_the_newest_snapshot_stops_the_play_before_any_change() {
 
 #[test]
 fn install_copies_the_tools_and_templates_the_drill_timer() {
-    let dir = tempfile::Builder::new()
-        .prefix("ansible-install-")
-        .tempdir()
-        .unwrap();
-    let collection = dir
-        .path()
-        .join("collections/ansible_collections/schema_restore");
-    std::fs::create_dir_all(&collection).unwrap();
-    std::os::unix::fs::symlink(workspace_root().join("ansible"), collection.join("tools")).unwrap();
+    let dir = collection_dir("ansible-install-");
     let host = |name: &str| {
         let root = dir.path().join(name);
         json!({
