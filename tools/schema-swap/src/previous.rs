@@ -229,14 +229,20 @@ pub async fn list(
     Ok(())
 }
 
-fn ask(
+/// The operator's yes before a change: `Ok(false)` (with a failed `confirm` check) when the
+/// answer is no; a usage error when there is no terminal to ask on and no --yes.
+pub fn ask(
     job: &Job,
     question: &str,
     section: &mut SectionBuilder,
     reporter: &Reporter,
 ) -> Result<bool, ToolError> {
     match cli::confirm(question, job.yes) {
-        Confirmation::Given(_) | Confirmation::Typed => Ok(true),
+        Confirmation::Given(how) => {
+            reporter.info(format!("confirmed by {how}"));
+            Ok(true)
+        }
+        Confirmation::Typed => Ok(true),
         Confirmation::Refused(answer) => {
             push(
                 section,
@@ -248,9 +254,9 @@ fn ask(
             );
             Ok(false)
         }
-        Confirmation::NoTerminal => Err(ToolError::usage(
-            "refusing without confirmation: no terminal to ask on; pass --yes or set RESTORE_SKIP_CONFIRM=1",
-        )),
+        Confirmation::NoTerminal => Err(ToolError::usage(format!(
+            "refusing without confirmation ({question}): no terminal to ask on; pass --yes or set RESTORE_SKIP_CONFIRM=1"
+        ))),
     }
 }
 

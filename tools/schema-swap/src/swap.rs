@@ -7,7 +7,7 @@ use crate::previous;
 use crate::restore::Feed;
 use crate::script::Item;
 use crate::{CopyFormat, Job, TOOL};
-use cli::{Confirmation, Reporter, ToolError};
+use cli::{Reporter, ToolError};
 use futures_util::SinkExt;
 use pg::tokio_postgres::{Client, Error as PgError};
 use pg::{Ident, catalog};
@@ -134,25 +134,8 @@ pub async fn run(
         job.settings.dbname(),
         job.settings.describe()
     );
-    match cli::confirm(&question, job.yes) {
-        Confirmation::Given(how) => reporter.info(format!("confirmed by {how}")),
-        Confirmation::Typed => {}
-        Confirmation::Refused(answer) => {
-            push(
-                section,
-                reporter,
-                Check::fail(
-                    "confirm",
-                    format!("not confirmed (answer '{answer}'): nothing changed"),
-                ),
-            );
-            return Ok(());
-        }
-        Confirmation::NoTerminal => {
-            return Err(ToolError::usage(format!(
-                "refusing to replace schema {schema} without confirmation: no terminal to ask on; pass --yes or set RESTORE_SKIP_CONFIRM=1"
-            )));
-        }
+    if !previous::ask(job, &question, section, reporter)? {
+        return Ok(());
     }
 
     // 4. The transaction.
