@@ -287,34 +287,7 @@ impl PgCluster {
 
     /// Runs a whole SQL script in `database` (psql reading stdin, stopping at the first error).
     pub fn psql_script(&self, database: &str, script: &str) {
-        use std::io::Write as _;
-        let mut cmd = self.client("psql");
-        cmd.args([
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            database,
-            "-f",
-            "-",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-        let mut child = cmd.spawn().expect("running psql");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(script.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "psql script failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        psql_script_with(self.client("psql"), database, script);
     }
 
     /// Creates a database.
@@ -353,6 +326,38 @@ impl Drop for PgCluster {
             .args(["-m", "immediate", "-w", "stop"]);
         let _ = stop.output();
     }
+}
+
+/// Runs a whole SQL script with `psql` (a psql command already aimed at the server, e.g.
+/// with a password in its environment) in `database`, stopping at the first error.
+pub fn psql_script_with(mut psql: Command, database: &str, script: &str) {
+    use std::io::Write as _;
+    psql.args([
+        "-X",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-d",
+        database,
+        "-f",
+        "-",
+    ])
+    .stdin(std::process::Stdio::piped())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    let mut child = psql.spawn().expect("running psql");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "psql script failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Runs a command, failing the test with its output when it fails.

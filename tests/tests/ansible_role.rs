@@ -14,7 +14,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-use testkit::pg::run_ok;
+use testkit::pg::{psql_script_with, run_ok};
 use testkit::restic::Backup;
 use testkit::{PgCluster, PgOptions, ResticRepo};
 
@@ -147,35 +147,7 @@ impl Db {
 
     /// Runs a SQL script in database gordon, stopping at the first error.
     fn script(&self, script: &str) {
-        let mut child = self
-            .client("psql")
-            .args([
-                "-X",
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-d",
-                "gordon",
-                "-f",
-                "-",
-            ])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(script.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "psql script failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        psql_script_with(self.client("psql"), "gordon", script);
     }
 
     /// Each table of schema trading: its row count and a digest of its rows.
