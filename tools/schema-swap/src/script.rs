@@ -10,6 +10,11 @@
 //! psql itself and are skipped; any other meta-command is refused, since its meaning would be
 //! lost.
 //!
+//! A `;` inside the `BEGIN ATOMIC ... END` body of an SQL-standard function or procedure does
+//! not end the statement either: as psql does, the first words of the statement are watched
+//! for `CREATE [OR REPLACE] FUNCTION|PROCEDURE`, and in such a statement `BEGIN` (and `CASE`
+//! inside it) opens a block that `END` closes.
+//!
 //! COPY data is passed on in large chunks as it arrives, never held whole: a row is a line
 //! (COPY's text format escapes newlines inside values), and the data ends at the first line
 //! that is exactly `\.` (a backslash inside a value is always written `\\`).
@@ -314,6 +319,12 @@ struct Lexer {
     dollar_tag: Vec<u8>,
     /// Nothing but white space and comments so far.
     only_comments: bool,
+    /// The statement's words so far, and the first letters of its first four when they are
+    /// `create`, `or`, `replace`, `function` or `procedure` (psqlscan.l's heuristic).
+    words: usize,
+    head: [u8; 4],
+    /// How deep inside BEGIN ... END blocks of a function's body the scan is.
+    block_depth: u32,
 }
 
 impl Default for Lexer {
@@ -322,11 +333,42 @@ impl Default for Lexer {
             state: State::Normal,
             dollar_tag: Vec::new(),
             only_comments: true,
+            words: 0,
+            head: [0; 4],
+            block_depth: 0,
         }
     }
 }
 
 impl Lexer {
+    /// Notes one word of the statement (an unquoted identifier or keyword).
+    fn word(&mut self, word: &[u8]) {
+        let lower = word.to_ascii_lowercase();
+        if self.words < self.head.len()
+            && matches!(
+                lower.as_slice(),
+                b"create" | b"or" | b"replace" | b"function" | b"procedure"
+            )
+        {
+            self.head[self.words] = lower[0];
+        }
+        self.words += 1;
+        let h = self.head;
+        let defines_routine = h[0] == b'c'
+            && (matches!(h[1], b'f' | b'p')
+                || (h[1] == b'o' && h[2] == b'r' && matches!(h[3], b'f' | b'p')));
+        if !defines_routine {
+            return;
+        }
+        match lower.as_slice() {
+            b"begin" => self.block_depth += 1,
+            // CASE ... END inside a body must not close the body's block.
+            b"case" if self.block_depth > 0 => self.block_depth += 1,
+            b"end" => self.block_depth = self.block_depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+
     fn state_name(&self) -> &'static str {
         match self.state {
             State::Normal | State::LineComment => "a statement",
@@ -376,7 +418,20 @@ impl Lexer {
                         };
                     }
                     self.only_comments = false;
+                    if (c.is_ascii_alphabetic() || c == b'_' || c >= 0x80)
+                        && (i == 0 || !is_ident_byte(buf[i - 1]))
+                    {
+                        let len = buf[i..].iter().take_while(|&&b| is_ident_byte(b) || b == b'$').count();
+                        if i + len == buf.len() && !eof {
+                            // The word may go on in the next read.
+                            return Scan::NeedMore(i);
+                        }
+                        self.word(&buf[i..i + len]);
+                        i += len;
+                        continue;
+                    }
                     match c {
+                        b';' if self.block_depth > 0 => i += 1,
                         b';' => return Scan::End(i),
                         b'\'' => {
                             let escapes = i > 0
@@ -612,6 +667,31 @@ COPY trading.empty (id) FROM stdin;\n\\.\n\
         ];
         for step in [1, 2, 3, 5, 7, 64, 100_000] {
             assert_eq!(items(SCRIPT, step), expected, "read size {step}");
+        }
+    }
+
+    #[test]
+    fn sql_standard_bodies_hold_semicolons() {
+        // pg_dump writes BEGIN ATOMIC bodies unquoted: their statements end in `;`, and a
+        // CASE inside ends in END too. Only the body's own END closes it.
+        let script = "CREATE FUNCTION app.total(id bigint) RETURNS numeric\n    LANGUAGE sql\n    BEGIN ATOMIC\n SELECT CASE WHEN (o.amount > 0) THEN o.amount ELSE 0 END AS amount\n    FROM app.orders o\n   WHERE (o.id = total.id);\n SELECT 1;\nEND;\n\
+CREATE OR REPLACE PROCEDURE app.p()\n LANGUAGE sql\n BEGIN ATOMIC\n  INSERT INTO app.t VALUES (1);\n END;\n\
+CREATE TABLE app.begin_end (\"begin\" text, end_date date);\nSELECT 'begin';\n";
+        let statements = |step| -> Vec<String> {
+            items(script, step)
+                .into_iter()
+                .filter_map(|i| match i {
+                    Item::Statement { sql, .. } => Some(sql),
+                    _ => None,
+                })
+                .collect()
+        };
+        for step in [1, 3, 7, 100_000] {
+            let found = statements(step);
+            assert_eq!(found.len(), 4, "read size {step}: {found:#?}");
+            assert!(found[0].ends_with("SELECT 1;\nEND"), "{}", found[0]);
+            assert!(found[1].ends_with("VALUES (1);\n END"), "{}", found[1]);
+            assert_eq!(found[3], "SELECT 'begin'");
         }
     }
 
