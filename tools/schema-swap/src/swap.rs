@@ -908,7 +908,9 @@ async fn verify(client: &Client, plan: &Plan, stats: &mut Stats) -> Result<(), F
             ));
             continue;
         };
-        let sql = format!("SELECT count(*) FROM {schema}.{name}");
+        // ONLY: the table's own rows. A parent's count would include its inheritance
+        // children's, which the dump counts under each child.
+        let sql = format!("SELECT count(*) FROM ONLY {schema}.{name}");
         let counted: i64 = client
             .query_one(sql.as_str(), &[])
             .await
