@@ -6,6 +6,8 @@ use serde_json::Value;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DumpFacts {
     pub present: bool,
+    /// The dump file or directory, to read what it needs of the target.
+    pub path: Option<std::path::PathBuf>,
     /// Roles the schema's objects name (owners, grantees).
     pub roles: Vec<String>,
     /// The oldest pg_restore major that reads the archive.
@@ -39,6 +41,7 @@ impl DumpFacts {
         });
         Self {
             present: true,
+            path: dump["path"].as_str().map(std::path::PathBuf::from),
             roles,
             min_pg_restore: dump["pg_restore"]["min_major"]
                 .as_u64()

@@ -55,6 +55,11 @@ pub struct Args {
     #[arg(long, value_name = "NAME", default_value = "postgres")]
     pub maintenance_db: String,
 
+    /// The dump to be restored, read for what it needs of the target (extensions, objects of
+    /// other schemas, publications); default the record's dump section.
+    #[arg(long, value_name = "FILE")]
+    pub dump: Option<PathBuf>,
+
     /// Look for pg_restore only in this directory (repeatable); default PATH,
     /// /usr/lib/postgresql/*/bin and /opt/schema-restore/pg/*/bin.
     #[arg(long = "pg-bindir", value_name = "DIR")]
@@ -70,8 +75,10 @@ pub struct Args {
 const EXIT_CODES: &str = "Exit codes:
   0  all checks ok (warnings allowed: dependents outside the schema, sessions holding locks)
   1  a check failed (missing database or roles, missing privileges, no fitting pg_restore,
-     server older than the dump's source)
-  2  usage or input error (bad flag, invalid record on stdin, bad connection settings)
+     a schema name too long to set aside, an extension that cannot move, objects the dump
+     needs that the target lacks)
+  2  usage or input error (bad flag, invalid record on stdin, bad connection settings, a
+     system schema)
   3  an earlier section of the record failed; nothing was done
   4  could not run (server unreachable, or it refused the login)";
 
@@ -113,7 +120,9 @@ pub fn run(args: &Args) -> ToolResult<ExitCode> {
                 "no schema to check: give --schema NAME (or pipe in a record that names one)",
             )
         })?;
-    let schema = Ident::new(schema_name).map_err(|e| ToolError::usage(format!("--schema: {e}")))?;
+    // A system schema is refused before connecting, as schema-swap refuses it.
+    let schema = readiness::names::user_schema(&schema_name)
+        .map_err(|e| ToolError::usage(format!("--schema: {e}")))?;
     let settings = conn::settings_for(&args.conn, None, TOOL).map_err(|e| connect_error(&e))?;
     for warning in settings.warnings() {
         reporter.warn(warning);
@@ -130,7 +139,10 @@ pub fn run(args: &Args) -> ToolResult<ExitCode> {
     for role in &args.roles {
         Ident::new(role.clone()).map_err(|e| ToolError::usage(format!("--role: {e}")))?;
     }
-    let dump = dump::DumpFacts::from_section(record.section("dump"));
+    let mut dump = dump::DumpFacts::from_section(record.section("dump"));
+    if let Some(path) = &args.dump {
+        dump.path = Some(path.clone());
+    }
     let (roles, roles_from) = if args.roles.is_empty() {
         (
             dump.roles.clone(),

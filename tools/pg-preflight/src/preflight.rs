@@ -24,6 +24,8 @@ pub fn empty_data(section: &mut SectionBuilder) {
     }
     section.insert_data("dependents", json!([]));
     section.insert_data("sessions", json!([]));
+    section.insert_data("extensions", json!([]));
+    section.insert_data("prerequisites", Value::Null);
 }
 
 struct Checks<'a> {
@@ -169,10 +171,16 @@ async fn reach_server(
 
 fn source_version_check(plan: &Plan, server: &Server, checks: &mut Checks<'_>) {
     let check = match (plan.dump.source_major(), &plan.dump.server_version) {
-        (Some(source), Some(text)) if server.major() < source => Check::fail(
+        // pg_dump writes what restores into its own major and newer. Into an older server
+        // the settings its pg_restore writes and the server lacks are left out by schema-swap;
+        // definitions using what the server lacks fail the swap's transaction, which then
+        // changes nothing.
+        (Some(source), Some(text)) if server.major() < source => Check::warn(
             "server_version",
             format!(
-                "PostgreSQL {} is older than the dump's source server {text}: restore into PostgreSQL {source} or newer",
+                "PostgreSQL {} is older than the dump's source server {text}: the settings pg_restore writes that {} lacks are left out, and if a definition uses what {} lacks the swap is rolled back with nothing changed, naming it; the sure way is PostgreSQL {source} or newer",
+                server.major(),
+                server.major(),
                 server.major()
             ),
         ),
@@ -404,6 +412,10 @@ async fn in_database(plan: &Plan, client: &Client, server: &Server, checks: &mut
         },
     ));
 
+    if let Err(problem) = readiness::names::swappable_schema(schema) {
+        checks.push(Check::fail("schema_name", problem.to_string()));
+    }
+    readiness_checks(plan, client, server, checks).await;
     privileges_check(plan, client, server, info.as_ref(), checks).await;
     if info.is_some() {
         dependents_check(plan, client, checks).await;
@@ -421,6 +433,67 @@ async fn in_database(plan: &Plan, client: &Client, server: &Server, checks: &mut
             format!("schema {} does not exist: no session uses it", plan.schema),
         ));
     }
+}
+
+/// What schema-swap will find about the dump and the target before changing anything:
+/// extensions in the schema, and objects, publications and extensions' objects the dump's
+/// definitions need. The same assessment the swap makes (crate readiness).
+async fn readiness_checks(plan: &Plan, client: &Client, server: &Server, checks: &mut Checks<'_>) {
+    checks.data("extensions", json!([]));
+    checks.data("prerequisites", Value::Null);
+    let Some(path) = &plan.dump.path else {
+        for name in ["extensions", "prerequisites"] {
+            checks.push(Check::skip(
+                name,
+                "no dump to read: give --dump FILE, or pipe in dump-validate's record",
+            ));
+        }
+        return;
+    };
+    let archive = match pgdump::Archive::open(path) {
+        Ok(archive) => archive,
+        Err(e) => {
+            checks.push(Check::fail(
+                "prerequisites",
+                format!(
+                    "reading dump '{}' for what it needs: {}",
+                    path.display(),
+                    e.kind()
+                ),
+            ));
+            return;
+        }
+    };
+    let part = readiness::Part::of(&archive, plan.schema.as_str());
+    let assessment = match readiness::assess(client, &part, server.major()).await {
+        Ok(assessment) => assessment,
+        Err(e) => {
+            checks.push(Check::fail(
+                "prerequisites",
+                sql_error("reading what the dump needs of the target", &e),
+            ));
+            return;
+        }
+    };
+    checks.data("extensions", assessment.extensions_value());
+    checks.data(
+        "prerequisites",
+        json!({
+            "missing": assessment.missing,
+            "schema_metadata": assessment.metadata_value(),
+            "carried_over": assessment.links_value(),
+        }),
+    );
+    checks.push(assessment.extensions_check().unwrap_or_else(|| {
+        Check::ok(
+            "extensions",
+            format!(
+                "no extension lives in schema {} or is created in it by the dump",
+                plan.schema
+            ),
+        )
+    }));
+    checks.push(assessment.prerequisites_check(part.entries.len()));
 }
 
 async fn privileges_check(

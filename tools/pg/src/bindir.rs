@@ -8,13 +8,10 @@
 //! it would pick from are searched directly.
 //!
 //! Which: each binary's major version is learnt by running `pg_restore --version`. A binary
-//! fits when
-//! - its major is at least the archive's `min_major` (older pg_restore cannot read newer
-//!   archive versions);
-//! - the server accepts its output: pg_restore 17 and later emit `SET transaction_timeout`,
-//!   which servers before 17 reject, so for a server older than 17 only a pg_restore older
-//!   than 17 fits (when the archive allows one; when it does not, nothing fits, and the
-//!   reason says so).
+//! fits when its major is at least the archive's `min_major` (older pg_restore cannot read
+//! newer archive versions). A newer pg_restore's output may set what an older server lacks
+//! (`SET transaction_timeout`, from 17 on): schema-swap applies the script through its own
+//! session and leaves such settings out, so any that reads the archive fits.
 //!
 //! Among those that fit, the one of the server's own major wins, else the newest older than
 //! the server, else the oldest newer than it.
@@ -22,9 +19,6 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// The first pg_restore major that emits `SET transaction_timeout` (rejected before 17).
-pub const TRANSACTION_TIMEOUT_MAJOR: u32 = 17;
 
 /// One pg_restore binary and the version it reported.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,31 +39,22 @@ pub struct Requirement {
 }
 
 impl Requirement {
-    /// The newest major whose output the server accepts, if there is a limit.
+    /// The newest major that fits: none since the settings a newer pg_restore writes are
+    /// left out for an older server. Kept for the record's `max_major` key, always null.
     pub fn max_major(&self) -> Option<u32> {
-        self.server_major
-            .filter(|&server| server < TRANSACTION_TIMEOUT_MAJOR)
-            .map(|_| TRANSACTION_TIMEOUT_MAJOR - 1)
+        None
     }
 
-    /// Whether `major` reads the archive and produces output the server accepts.
+    /// Whether `major` reads the archive.
     pub fn fits(&self, major: u32) -> bool {
         self.min_major.is_none_or(|min| major >= min)
-            && self.max_major().is_none_or(|max| major <= max)
     }
 
-    /// The versions needed, for people: `pg_restore 15 or 16`, `pg_restore 16 or newer`.
+    /// The versions needed, for people: `pg_restore 16 or newer`.
     pub fn describe(&self) -> String {
-        match (self.min_major, self.max_major()) {
-            (Some(min), Some(max)) if min > max => format!(
-                "none can: the archive needs pg_restore {min} or newer, whose output PostgreSQL {} rejects (SET transaction_timeout); restore into PostgreSQL {TRANSACTION_TIMEOUT_MAJOR} or newer",
-                self.server_major.unwrap_or(0)
-            ),
-            (Some(min), Some(max)) if min == max => format!("pg_restore {min}"),
-            (Some(min), Some(max)) => format!("pg_restore {min} to {max}"),
-            (Some(min), None) => format!("pg_restore {min} or newer"),
-            (None, Some(max)) => format!("pg_restore {max} or older"),
-            (None, None) => "any pg_restore".to_owned(),
+        match self.min_major {
+            Some(min) => format!("pg_restore {min} or newer"),
+            None => "any pg_restore".to_owned(),
         }
     }
 }
@@ -104,20 +89,21 @@ impl fmt::Display for NoFit {
                 found.join(", ")
             )?;
         }
-        if let (Some(min), Some(server)) =
-            (self.requirement.min_major, self.requirement.server_major)
-        {
-            if min <= server {
-                write!(
-                    f,
-                    "; install the PostgreSQL {server} client programs or give --pg-bindir"
-                )?;
-            }
-        } else if let Some(server) = self.requirement.server_major {
-            write!(
+        // The server's own major fits whenever it reads the archive; else the archive's.
+        match (self.requirement.min_major, self.requirement.server_major) {
+            (Some(min), Some(server)) if min > server => write!(
+                f,
+                "; install the PostgreSQL {min} client programs (or newer) or give --pg-bindir"
+            )?,
+            (_, Some(server)) => write!(
                 f,
                 "; install the PostgreSQL {server} client programs or give --pg-bindir"
-            )?;
+            )?,
+            (Some(min), None) => write!(
+                f,
+                "; install the PostgreSQL {min} client programs (or newer) or give --pg-bindir"
+            )?,
+            (None, None) => {}
         }
         Ok(())
     }
@@ -271,36 +257,36 @@ mod tests {
     }
 
     #[test]
-    fn an_old_server_gets_a_pg_restore_before_17_when_the_archive_allows() {
+    fn an_old_server_gets_its_own_major_else_one_that_reads_the_archive() {
         let all = [restore(15), restore(16), restore(17), restore(18)];
         let req = Requirement {
             min_major: Some(15),
             server_major: Some(16),
         };
         assert_eq!(choose(&all, req).unwrap().major, 16);
-        let req = Requirement {
-            min_major: Some(15),
-            server_major: Some(15),
-        };
-        assert_eq!(choose(&all, req).unwrap().major, 15);
-        // Only 17+ installed: nothing fits a 16 server, and the message names the range.
+        // Only 17+ installed: the oldest that reads the archive; its settings that 16 lacks
+        // are left out by schema-swap.
         let req = Requirement {
             min_major: Some(14),
             server_major: Some(16),
         };
-        assert!(choose(&[restore(17), restore(18)], req).is_none());
-        assert_eq!(req.describe(), "pg_restore 14 to 16");
-        // An archive only 17+ reads cannot go into a 16 server at all.
+        assert_eq!(choose(&[restore(18), restore(17)], req).unwrap().major, 17);
+        // An archive only 17+ reads, into a 16 server.
         let req = Requirement {
             min_major: Some(17),
             server_major: Some(16),
         };
-        assert!(choose(&all, req).is_none());
-        assert!(
-            req.describe()
-                .contains("restore into PostgreSQL 17 or newer"),
-            "{}",
-            req.describe()
+        assert_eq!(choose(&all, req).unwrap().major, 17);
+        assert_eq!(req.describe(), "pg_restore 17 or newer");
+        let none = NoFit {
+            requirement: req,
+            found: vec![restore(15), restore(16)],
+            searched: vec![],
+        };
+        let message = none.to_string();
+        assert_eq!(
+            message,
+            "no pg_restore fits: needed pg_restore 17 or newer; found 15 (/x/15/bin/pg_restore), 16 (/x/16/bin/pg_restore); install the PostgreSQL 17 client programs (or newer) or give --pg-bindir"
         );
     }
 

@@ -45,9 +45,9 @@ mod uri;
 
 pub use args::ConnArgs;
 pub use bindir::{
-    NoFit, PgRestore, Requirement, TRANSACTION_TIMEOUT_MAJOR, choose as choose_pg_restore,
-    find_all as find_all_pg_restore, find_pg_restore, parse_version as parse_pg_restore_version,
-    probe as probe_pg_restore, search_dirs as pg_restore_search_dirs,
+    NoFit, PgRestore, Requirement, choose as choose_pg_restore, find_all as find_all_pg_restore,
+    find_pg_restore, parse_version as parse_pg_restore_version, probe as probe_pg_restore,
+    search_dirs as pg_restore_search_dirs,
 };
 pub use child::{ChildEnv, LIBPQ_ENV_VARS};
 pub use connect::{ConnectionTask, connect};

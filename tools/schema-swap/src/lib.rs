@@ -263,10 +263,14 @@ fn job(args: &Args, record: &record::Record) -> ToolResult<Job> {
         .ok_or_else(|| {
             ToolError::usage("no schema: give --schema NAME (or pipe in a record that names one)")
         })?;
-    let schema = Ident::new(schema_name).map_err(|e| ToolError::usage(format!("--schema: {e}")))?;
-    // The set-aside name must fit PostgreSQL's 63 bytes too.
-    previous::aside_name(&schema, jiff::Timestamp::now())
-        .map_err(|e| ToolError::usage(format!("--schema: {e}")))?;
+    let mode = args.mode();
+    // System schemas are never acted on; a swap and a rollback set the schema aside, so its
+    // set-aside name must fit PostgreSQL's 63 bytes too. Both refused before connecting.
+    let schema = match mode {
+        Mode::Swap | Mode::Rollback => readiness::names::swappable_schema(&schema_name),
+        Mode::List | Mode::Prune => readiness::names::user_schema(&schema_name),
+    }
+    .map_err(|e| ToolError::usage(format!("--schema: {e}")))?;
     let settings = pg::settings_for(&args.conn, record.database(), TOOL).map_err(|e| {
         if e.is_usage() {
             ToolError::usage(e.to_string())
@@ -274,7 +278,6 @@ fn job(args: &Args, record: &record::Record) -> ToolResult<Job> {
             ToolError::could_not_run(e.to_string())
         }
     })?;
-    let mode = args.mode();
     let dump_section = record.section("dump").cloned();
     let dump = args.dump.clone().or_else(|| {
         dump_section

@@ -1,5 +1,6 @@
 //! What a swap will restore, decided from the archive before anything is touched: the
-//! schema's entries, its tables and the rows each must hold.
+//! schema's entries (readiness::Part: its own, and the extensions the dump creates in it),
+//! its tables and the rows each must hold.
 //!
 //! The restore runs in three steps. pg_restore writes the SQL of the entries before the data
 //! (types, tables, functions...); schema-swap loads each table's COPY data itself, straight
@@ -37,9 +38,6 @@ pub struct Plan {
     pub before_data: Vec<u32>,
     pub after_data: Vec<u32>,
     pub tables: Vec<Table>,
-    /// Whether the dump creates the schema itself (`CREATE SCHEMA`); a dump of single tables
-    /// does not, and the schema is created before the restore.
-    pub creates_schema: bool,
     /// Roles the entries name as owners, which must exist on the server.
     pub owners: BTreeSet<String>,
     /// Where the row counts came from: `the record's dump section` or `the archive`.
@@ -76,11 +74,7 @@ pub fn make(
             format!("reading dump '{}': {}", path.display(), e.kind()),
         )
     })?;
-    let members: Vec<&Entry> = archive
-        .entries()
-        .iter()
-        .filter(|e| e.belongs_to_schema(schema))
-        .collect();
+    let members: Vec<&Entry> = readiness::Part::of(&archive, schema).entries;
     if members.is_empty() {
         return Err(PlanError::new(
             "schema_objects",
@@ -90,12 +84,6 @@ pub fn make(
             ),
         ));
     }
-    let creates_schema = members.iter().any(|e| {
-        e.desc == "SCHEMA"
-            && e.defn
-                .as_ref()
-                .is_some_and(|d| d.to_string_lossy().contains("CREATE SCHEMA"))
-    });
     let owners = members
         .iter()
         .filter_map(|e| e.owner.as_ref())
@@ -137,7 +125,6 @@ pub fn make(
         before_data,
         after_data,
         tables,
-        creates_schema,
         owners,
         counts_from,
         encoding,

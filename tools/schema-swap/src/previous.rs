@@ -6,18 +6,15 @@ use crate::swap::{db_message, push};
 use crate::{Job, TOOL};
 use cli::{Confirmation, Reporter, ToolError};
 use pg::tokio_postgres::Client;
-use pg::{Ident, IdentError, catalog};
+use pg::{Ident, catalog};
 use record::{Check, SectionBuilder};
 use serde_json::{Value, json};
 
 /// The time (UTC) in a previous schema's name: `20260505_134102`. Lower case and digits, so
 /// the name needs no quotes in psql.
-const STAMP: &str = "%Y%m%d_%H%M%S";
+use readiness::names::STAMP;
 
-/// `<schema>_prev_<UTC time>`, e.g. `trading_prev_20260505_134102`.
-pub fn aside_name(schema: &Ident, at: jiff::Timestamp) -> Result<Ident, IdentError> {
-    Ident::new(format!("{}_prev_{}", schema.as_str(), at.strftime(STAMP)))
-}
+pub use readiness::names::aside_name;
 
 /// A name to set `schema` aside under that no schema has yet: now, or a second later per
 /// name already taken (two changes within one second).
@@ -292,6 +289,11 @@ pub async fn rollback(
         return Ok(());
     };
     section.insert_data("previous", json!(exists.then(|| aside.as_str())));
+    // What the swap moved into the current schema, and tied to it across its border, goes
+    // back with the schema brought back.
+    let Some(tied) = ties_of_current(&client, schema, exists, section, reporter).await else {
+        return Ok(());
+    };
     let plan = if exists {
         format!("set {schema} aside as {aside} and bring {back} back as {schema}")
     } else {
@@ -309,9 +311,10 @@ pub async fn rollback(
         return Ok(());
     }
     let set_aside = exists.then_some(&aside);
-    let result = rename_under_lock(&client, job, set_aside, &back).await;
+    let result = rename_under_lock(&client, job, set_aside, &back, &tied).await;
     match result {
-        Ok(true) => {
+        Ok(Some(carried)) => {
+            section.insert_data("carried_over", json!(carried));
             section.insert_data("committed", json!(true));
             push(
                 section,
@@ -319,7 +322,7 @@ pub async fn rollback(
                 Check::ok("rollback", format!("rolled back: {plan}")),
             );
         }
-        Ok(false) => {
+        Ok(None) => {
             let holder = lock_holder(&client, &lock_key(schema)).await;
             section.mark_could_not_run();
             push(
@@ -346,14 +349,84 @@ pub async fn rollback(
     Ok(())
 }
 
+/// The current schema's extensions and its ties across its border, which a rollback
+/// carries to the schema it brings back; `None` (with a failed check) when one of the
+/// extensions cannot move.
+async fn ties_of_current(
+    client: &Client,
+    schema: &Ident,
+    exists: bool,
+    section: &mut SectionBuilder,
+    reporter: &Reporter,
+) -> Option<Ties> {
+    if !exists {
+        return Some(Ties::default());
+    }
+    let found = async {
+        Ok::<_, pg::tokio_postgres::Error>(Ties {
+            extensions: readiness::extensions::in_schema(client, schema.as_str()).await?,
+            links: readiness::links::crossing(client, schema.as_str()).await?,
+        })
+    }
+    .await;
+    let ties = match found {
+        Ok(ties) => ties,
+        Err(e) => {
+            push(
+                section,
+                reporter,
+                Check::fail(
+                    "extensions",
+                    format!("reading {schema}'s extensions and ties: {}", db_message(&e)),
+                ),
+            );
+            return None;
+        }
+    };
+    if let Some(stuck) = ties
+        .extensions
+        .iter()
+        .find(|e| !e.relocatable || !e.may_alter)
+    {
+        push(
+            section,
+            reporter,
+            Check::fail(
+                "extensions",
+                format!(
+                    "extension {} lives in {schema} and cannot be moved to the schema brought back ({}): nothing changed",
+                    stuck.name,
+                    if stuck.relocatable {
+                        "only its owner or a superuser may move it"
+                    } else {
+                        "it is not relocatable"
+                    }
+                ),
+            ),
+        );
+        return None;
+    }
+    Some(ties)
+}
+
+/// What a rollback carries from the current schema to the one it brings back.
+#[derive(Debug, Default)]
+struct Ties {
+    extensions: Vec<readiness::extensions::Installed>,
+    links: Vec<readiness::links::Link>,
+}
+
 /// In one transaction under the swap's lock: sets the schema aside (when `set_aside` names
-/// where) and renames `back` to the schema. `Ok(false)` when another swap holds the lock.
+/// where), renames `back` to the schema, and moves the current schema's extensions and ties
+/// to it. `Ok(None)` when another swap holds the lock; else the statements that carried
+/// ties over.
 async fn rename_under_lock(
     client: &Client,
     job: &Job,
     set_aside: Option<&Ident>,
     back: &Ident,
-) -> Result<bool, pg::tokio_postgres::Error> {
+    ties: &Ties,
+) -> Result<Option<Vec<String>>, pg::tokio_postgres::Error> {
     let schema = &job.schema;
     client.batch_execute("BEGIN").await?;
     let locked: bool = client
@@ -362,18 +435,34 @@ async fn rename_under_lock(
         .get(0);
     if !locked {
         client.batch_execute("ROLLBACK").await?;
-        return Ok(false);
+        return Ok(None);
     }
-    let set_aside = set_aside
+    let renamed_aside = set_aside
         .map(|aside| format!("ALTER SCHEMA {schema} RENAME TO {aside}; "))
         .unwrap_or_default();
     client
         .batch_execute(&format!(
-            "SET LOCAL lock_timeout = '{}ms'; {set_aside}ALTER SCHEMA {back} RENAME TO {schema}; COMMIT",
+            "SET LOCAL lock_timeout = '{}ms'; {renamed_aside}ALTER SCHEMA {back} RENAME TO {schema}",
             job.lock_timeout.as_millis()
         ))
         .await?;
-    Ok(true)
+    let mut carried = Vec::new();
+    if let Some(aside) = set_aside {
+        for extension in &ties.extensions {
+            let Ok(name) = Ident::new(extension.name.clone()) else {
+                continue;
+            };
+            let sql = format!("ALTER EXTENSION {name} SET SCHEMA {schema}");
+            client.batch_execute(&sql).await?;
+            carried.push(sql);
+        }
+        let moved =
+            readiness::links::carry_back(client, &ties.links, schema.as_str(), aside.as_str())
+                .await?;
+        carried.extend(moved.statements);
+    }
+    client.batch_execute("COMMIT").await?;
+    Ok(Some(carried))
 }
 
 /// Drops previous schemas beyond `--keep` or older than `--older-than`.

@@ -421,7 +421,10 @@ impl Lexer {
                     if (c.is_ascii_alphabetic() || c == b'_' || c >= 0x80)
                         && (i == 0 || !is_ident_byte(buf[i - 1]))
                     {
-                        let len = buf[i..].iter().take_while(|&&b| is_ident_byte(b) || b == b'$').count();
+                        let len = buf[i..]
+                            .iter()
+                            .take_while(|&&b| is_ident_byte(b) || b == b'$')
+                            .count();
                         if i + len == buf.len() && !eof {
                             // The word may go on in the next read.
                             return Scan::NeedMore(i);

@@ -13,6 +13,7 @@ use pg::tokio_postgres::{Client, Error as PgError};
 use pg::{Ident, catalog};
 use record::{Check, SectionBuilder};
 use serde_json::{Value, json};
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 /// Everything a swap learnt, for the record.
@@ -27,6 +28,12 @@ struct Stats {
     /// Tables that could not go in binary form, and why.
     as_text: Vec<String>,
     statements: u64,
+    /// The statements that carried ties across the schema's border over (readiness::links).
+    carried: Vec<String>,
+    /// Settings pg_restore wrote that the server lacks, left out.
+    left_out: BTreeSet<String>,
+    /// Whether pg_init_privs got the restored schema's initial privileges (when there were).
+    initial_privileges_written: bool,
     restore_ms: u64,
     verify_ms: u64,
 }
@@ -177,6 +184,29 @@ pub async fn run(
         json!({ "restore": stats.restore_ms, "verify": stats.verify_ms }),
     );
     section.insert_data("statements", json!(stats.statements));
+    section.insert_data("settings_left_out", json!(stats.left_out));
+    section.insert_data("carried_over", json!(stats.carried));
+    if let Some(meta) = &ready.assessment.metadata {
+        let mut value = meta.to_value();
+        value["initial_privileges_written"] = json!(stats.initial_privileges_written);
+        section.insert_data("schema_metadata", value);
+    }
+    if !stats.left_out.is_empty() {
+        let names: Vec<&str> = stats.left_out.iter().map(String::as_str).collect();
+        push(
+            section,
+            reporter,
+            Check::warn(
+                "settings",
+                format!(
+                    "left out the settings pg_restore {} writes and PostgreSQL {} does not have: {}",
+                    ready.pg_restore.version,
+                    ready.server_major,
+                    names.join(", ")
+                ),
+            ),
+        );
+    }
     if !stats.as_text.is_empty() {
         push(
             section,
@@ -218,6 +248,23 @@ pub async fn run(
         drop(client);
         connection.abort();
         return Ok(());
+    }
+
+    if let Some(meta) = &ready.assessment.metadata {
+        if meta.initial_privileges.is_some() && !stats.initial_privileges_written {
+            push(
+                section,
+                reporter,
+                Check::warn(
+                    "schema_metadata",
+                    format!(
+                        "{} got the privileges of the {} schema, but not its initial privileges (pg_init_privs), which only a superuser may write: later dumps will write its default grants out in full",
+                        job.schema,
+                        meta.source.name()
+                    ),
+                ),
+            );
+        }
     }
 
     // 5. The commit: not raced with signals, its outcome must be known.
@@ -290,10 +337,18 @@ pub async fn run(
 struct Ready {
     pg_restore: pg::PgRestore,
     server_major: u32,
+    superuser: bool,
     /// Whether the schema exists now.
     exists: bool,
     /// Views outside the schema to recreate (`--repoint-dependents`): name and definition.
     repoint: Vec<(String, String)>,
+    /// The extensions to move and the metadata to give the schema, from readiness.
+    assessment: readiness::Assessment,
+    /// The server's settings: a `SET` pg_restore writes for another is left out.
+    settings: BTreeSet<String>,
+    /// For a dump from a newer major than the server, what a failed statement's message
+    /// adds; empty otherwise.
+    newer_dump_hint: String,
 }
 
 #[allow(clippy::too_many_lines)] // one check after another, each with its own message
@@ -396,6 +451,43 @@ async fn preflight(
             return None;
         }
     };
+    // What the dump needs of the target and what the swap does with extensions and the
+    // schema's own metadata: the same assessment pg-preflight makes.
+    let part = readiness::Part::of(&plan.archive, job.schema.as_str());
+    let assessed = readiness::assess(client, &part, server.major()).await;
+    let settings = client
+        .query("SELECT name FROM pg_settings", &[])
+        .await
+        .map(|rows| rows.iter().map(|r| r.get::<_, String>(0)).collect());
+    let (assessment, settings) = match (assessed, settings) {
+        (Ok(a), Ok(s)) => (a, s),
+        (Err(e), _) | (_, Err(e)) => {
+            push(
+                section,
+                reporter,
+                Check::fail(
+                    "prerequisites",
+                    format!(
+                        "reading what the dump needs of the target: {}",
+                        db_message(&e)
+                    ),
+                ),
+            );
+            return None;
+        }
+    };
+    section.insert_data("extensions", assessment.extensions_value());
+    section.insert_data("schema_metadata", assessment.metadata_value());
+    let mut refused = false;
+    let mut checks: Vec<Check> = assessment.extensions_check().into_iter().collect();
+    checks.push(assessment.prerequisites_check(part.entries.len()));
+    for check in checks {
+        refused |= check.status == record::Status::Fail;
+        push(section, reporter, check);
+    }
+    if refused {
+        return None;
+    }
     let mut repoint = Vec::new();
     if exists {
         let dependents = match catalog::dependents(client, job.schema.as_str()).await {
@@ -463,9 +555,39 @@ async fn preflight(
     Some(Ready {
         pg_restore,
         server_major: server.major(),
+        superuser: server.superuser,
         exists,
         repoint,
+        assessment,
+        settings,
+        newer_dump_hint: newer_dump_hint(plan, server.major()),
     })
+}
+
+/// For a dump made from a newer major than the server: a failed statement probably uses
+/// what the server lacks, and the cure is a newer server.
+fn newer_dump_hint(plan: &Plan, server_major: u32) -> String {
+    let source = plan
+        .archive
+        .header()
+        .server_version
+        .as_ref()
+        .map(|v| v.to_string_lossy().into_owned());
+    let Some(source) = source else {
+        return String::new();
+    };
+    let major: Option<u32> = source
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .ok();
+    match major {
+        Some(major) if major > server_major => format!(
+            " (the dump comes from PostgreSQL {source} and this server is PostgreSQL {server_major}: its definitions use what {server_major} lacks; restore it into PostgreSQL {major} or newer, with pg_restore {major} or newer)"
+        ),
+        _ => String::new(),
+    }
 }
 
 /// Definitions of views, fully qualified (read with an empty search_path), to be recreated
@@ -572,11 +694,55 @@ async fn swap_transaction(
         ))
         .await
         .map_err(step("setting maintenance_work_mem and work_mem".into()))?;
-    if !plan.creates_schema {
-        client
-            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+    // The schema is created here, not by the dump's CREATE SCHEMA (left out when it comes),
+    // so that what must be in it before anything is restored can be put there first.
+    client
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .map_err(step(format!("creating schema {schema}")))?;
+    if let Some(meta) = &ready.assessment.metadata {
+        let written = readiness::metadata::apply(client, schema, meta, ready.superuser)
             .await
-            .map_err(step(format!("creating schema {schema}")))?;
+            .map_err(step(format!(
+                "giving the new {schema} the {} schema's owner, privileges and comment",
+                meta.source.name()
+            )))?;
+        stats.initial_privileges_written = written;
+        reporter.ok(format!(
+            "the new {schema} has the {} schema's {}",
+            meta.source.name(),
+            meta.describe()
+        ));
+    }
+    for extension in &ready.assessment.extensions {
+        if extension.action != readiness::extensions::Action::Move {
+            continue;
+        }
+        let name = Ident::new(extension.name.clone())
+            .map_err(|e| Failure::Failed("extensions", e.to_string()))?;
+        client
+            .batch_execute(&format!("ALTER EXTENSION {name} SET SCHEMA {schema}"))
+            .await
+            .map_err(step(format!(
+                "moving extension {name} into the restored {schema}"
+            )))?;
+        reporter.ok(format!(
+            "extension {name} moved into the restored {schema} (the set-aside schema's objects keep using it)"
+        ));
+    }
+
+    if let Some(aside) = aside {
+        let untied = readiness::links::untie_from_outside_parents(
+            client,
+            &ready.assessment.links,
+            schema.as_str(),
+            aside.as_str(),
+        )
+        .await
+        .map_err(step(format!(
+            "untying {aside}'s tables from their parents outside it"
+        )))?;
+        stats.carried.extend(untied.statements);
     }
 
     let restore_started = Instant::now();
@@ -604,6 +770,25 @@ async fn swap_transaction(
         plan.tables.len(),
         plan.total_rows()
     ));
+
+    if let Some(aside) = aside {
+        let carried = readiness::links::carry_over(
+            client,
+            &ready.assessment.links,
+            &ready.assessment.memberships,
+            schema.as_str(),
+            aside.as_str(),
+            ready.server_major,
+        )
+        .await
+        .map_err(step(format!(
+            "carrying {aside}'s partitions, children and publications over to the restored {schema}"
+        )))?;
+        for statement in &carried.statements {
+            reporter.ok(format!("carried over: {statement}"));
+        }
+        stats.carried.extend(carried.statements);
+    }
 
     for (view, definition) in &ready.repoint {
         client
@@ -640,7 +825,7 @@ async fn run_pg_restore(
                 format!("starting {}: {e}", ready.pg_restore.path.display()),
             )
         })?;
-    let applied = apply(client, &mut feed, plan, freeze, stats, reporter).await;
+    let applied = apply(client, &mut feed, plan, ready, freeze, stats, reporter).await;
     if let Err(failure) = applied {
         let said = feed.stderr_after_kill();
         return Err(match failure {
@@ -780,6 +965,7 @@ async fn apply(
     client: &Client,
     feed: &mut Feed,
     plan: &Plan,
+    ready: &Ready,
     freeze: bool,
     stats: &mut Stats,
     reporter: &Reporter,
@@ -798,8 +984,9 @@ async fn apply(
             Failure::Failed(
                 "restore",
                 format!(
-                    "restoring {entry} failed at '{first_line}': {}",
-                    db_message(e)
+                    "restoring {entry} failed at '{first_line}': {}{}",
+                    db_message(e),
+                    ready.newer_dump_hint
                 ),
             )
         }
@@ -809,6 +996,14 @@ async fn apply(
         let item = message.map_err(|e| Failure::Failed("pg_restore", e.to_string()))?;
         match item {
             Item::Statement { sql, entry } => {
+                // The swap created the schema itself, before the restore.
+                if readiness::is_create_schema(&sql, &ready.assessment.schema) {
+                    continue;
+                }
+                if let Some(name) = readiness::unknown_setting(&sql, &ready.settings) {
+                    stats.left_out.insert(name);
+                    continue;
+                }
                 stats.statements += 1;
                 client
                     .batch_execute(&sql)
