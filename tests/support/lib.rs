@@ -4,6 +4,7 @@
 //! tests, where a panic is a failed test with a reason.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
 
+pub mod oracle;
 pub mod pg;
 pub mod restic;
 pub mod schema;
