@@ -3,6 +3,7 @@ complete -c pg-preflight -l database -d 'The target database; default the record
 complete -c pg-preflight -l role -d 'A role the restored objects need (repeatable); default the dump section\'s roles' -r
 complete -c pg-preflight -l wait -d 'How long to keep retrying a server that is not accepting connections yet, e.g. 30s' -r
 complete -c pg-preflight -l maintenance-db -d 'The database to connect to for checking and creating the target' -r
+complete -c pg-preflight -l dump -d 'The dump to be restored, read for what it needs of the target (extensions, objects of other schemas, publications); default the record\'s dump section' -r -F
 complete -c pg-preflight -l pg-bindir -d 'Look for pg_restore only in this directory (repeatable); default PATH, /usr/lib/postgresql/*/bin and /opt/schema-restore/pg/*/bin' -r -F
 complete -c pg-preflight -l dsn -d 'Connection string: key=value pairs or a postgresql:// URI [default: PG* variables]' -r
 complete -c pg-preflight -l color -d 'Colour the stderr messages' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'

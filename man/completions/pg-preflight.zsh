@@ -20,6 +20,7 @@ _pg-preflight() {
 '*--role=[A role the restored objects need (repeatable); default the dump section'\''s roles]:NAME:_default' \
 '--wait=[How long to keep retrying a server that is not accepting connections yet, e.g. 30s]:DURATION:_default' \
 '--maintenance-db=[The database to connect to for checking and creating the target]:NAME:_default' \
+'--dump=[The dump to be restored, read for what it needs of the target (extensions, objects of other schemas, publications); default the record'\''s dump section]:FILE:_files' \
 '*--pg-bindir=[Look for pg_restore only in this directory (repeatable); default PATH, /usr/lib/postgresql/*/bin and /opt/schema-restore/pg/*/bin]:DIR:_files' \
 '--dsn=[Connection string\: key=value pairs or a postgresql\:// URI \[default\: PG* variables\]]:CONNINFO|URI:_default' \
 '--color=[Colour the stderr messages]:WHEN:((auto\:"Colour when stderr is a terminal and NO_COLOR is unset"
