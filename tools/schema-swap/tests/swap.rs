@@ -6,7 +6,6 @@ mod common;
 
 use common::{SOURCE, Setup, TARGET, failed_checks, record};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 use testkit::pg::MAJORS;
 
 #[test]
@@ -92,131 +91,64 @@ fn restores_the_schema_exactly_from_every_version() {
     }
 }
 
+/// A "service" reads public by name in a new session each time, through the extension's
+/// type (citext compares without case). While the swap waits at each of its gates (its COPY,
+/// an index build, its last statement) the service reads the old rows, without an error;
+/// after the commit it reads the restored ones. Both through the extension the swap moved.
 #[test]
 fn services_see_old_data_until_the_commit_and_new_data_after() {
-    let setup = Setup::new(16, 150_000);
-    let new_count = setup
-        .cluster
-        .psql(SOURCE, "SELECT count(*) FROM trading.orders");
-    setup.cluster.psql(
-        TARGET,
-        "DELETE FROM trading.orders WHERE id > 1000 AND id NOT IN (SELECT order_id FROM trading.fills WHERE order_id IS NOT NULL)",
-    );
-    let old_count = setup
-        .cluster
-        .psql(TARGET, "SELECT count(*) FROM trading.orders");
-    assert_ne!(old_count, new_count);
-
-    // A "service": a new session per query, as a pool that reconnects would, reading by name.
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let reader = {
-        let stop = std::sync::Arc::clone(&stop);
-        let mut psql = setup.cluster.client("psql");
-        psql.args([
-            "-X",
-            "-A",
-            "-t",
-            "-d",
+    let setup = common::Gated::new(16, common::GatedSchema::Public);
+    setup.damage();
+    let read = || {
+        setup.cluster.psql(
             TARGET,
-            "-c",
-            "SELECT count(*) FROM trading.orders",
-        ]);
-        std::thread::spawn(move || {
-            let mut seen: Vec<(Instant, Result<String, String>)> = Vec::new();
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let out = psql.output().unwrap();
-                let result = if out.status.success() {
-                    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-                } else {
-                    Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
-                };
-                seen.push((Instant::now(), result));
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            seen
-        })
+            "SELECT count(*) || ' ' || count(*) FILTER (WHERE title = 'TITLE 5'::public.citext) FROM public.notes",
+        )
     };
-    std::thread::sleep(Duration::from_millis(200));
-    let started = Instant::now();
-    setup.swap_ok(&[]);
-    let finished = Instant::now();
-    std::thread::sleep(Duration::from_millis(300));
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let seen = reader.join().unwrap();
-
-    let errors: Vec<&String> = seen.iter().filter_map(|(_, r)| r.as_ref().err()).collect();
-    assert!(
-        errors.is_empty(),
-        "queries failed during the swap: {errors:?}"
-    );
-    let values: Vec<&str> = seen
-        .iter()
-        .filter_map(|(_, r)| r.as_ref().ok().map(String::as_str))
-        .collect();
-    let first_new = values
-        .iter()
-        .position(|v| *v == new_count)
-        .expect("new data seen after the commit");
-    assert!(
-        values[..first_new].iter().all(|v| *v == old_count),
-        "only old data before the commit: {values:?}"
-    );
-    assert!(
-        values[first_new..].iter().all(|v| *v == new_count),
-        "only new data after the commit: {values:?}"
-    );
-    let old_during = seen
-        .iter()
-        .filter(|(at, r)| {
-            *at > started && *at < finished && r.as_ref().is_ok_and(|v| *v == old_count)
-        })
-        .count();
-    assert!(
-        old_during >= 3,
-        "services kept reading the old schema while the swap ran ({old_during} reads, swap took {:?})",
-        finished - started
-    );
+    let (old, new) = ("100 1", "2000 1");
+    assert_eq!(read(), old);
+    let mut gates = setup.hold_gates();
+    let swap = setup.spawn_swap();
+    for gate in common::GATES {
+        setup.wait_at_gate(gate);
+        for _ in 0..3 {
+            assert_eq!(read(), old, "while the swap waits at gate {gate}");
+        }
+        gates.release(gate);
+    }
+    let (code, _, said) = swap.finish();
+    assert_eq!(code, Some(0), "{said}");
+    assert_eq!(read(), new, "after the commit");
 }
 
+/// While one swap is held at its COPY (a gate the test holds), a second swap of the schema
+/// is refused at once (it never waits for the first), and the first then completes.
 #[test]
 fn a_second_swap_of_the_same_schema_refuses_at_once() {
-    let setup = Setup::new(16, 150_000);
-    let source = setup.fingerprint(SOURCE);
+    let setup = common::Gated::new(16, common::GatedSchema::Public);
     setup.damage();
+    let mut gates = setup.hold_gates();
     let first = setup.spawn_swap();
-    // Wait until the first holds the lock: its session is in a transaction.
-    setup.wait_until(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
-        "the first swap's lock",
-    );
-    let started = Instant::now();
+    setup.wait_at_gate(1);
     let second = setup
-        .tool()
-        .args(["--schema", "trading", "--yes", "--dump"])
+        .tool_process()
+        .args(["--schema", "public", "--yes", "--dump"])
         .arg(&setup.dump)
         .output()
         .unwrap();
-    let refused_in = started.elapsed();
-    let first = first.wait_with_output().unwrap();
-    assert_eq!(
-        first.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
     assert_eq!(second.status.code(), Some(4), "the second could not run");
     let rec = record(&second.stdout);
     assert_eq!(failed_checks(&rec), ["lock"]);
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert!(
-        stderr.contains("another schema-swap of \"trading\" is running (pid"),
+        stderr.contains("another schema-swap of \"public\" is running (pid"),
         "{stderr}"
     );
-    assert!(
-        refused_in < Duration::from_secs(10),
-        "refused at once, not after waiting"
-    );
-    assert_eq!(setup.fingerprint(TARGET), source);
+    for gate in common::GATES {
+        gates.release(gate);
+    }
+    let (code, _, said) = first.finish();
+    assert_eq!(code, Some(0), "{said}");
     assert_eq!(setup.schemas().len(), 2, "one swap, one previous schema");
 }
 

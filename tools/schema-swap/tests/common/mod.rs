@@ -270,3 +270,331 @@ pub fn failed_checks(record: &Value) -> Vec<String> {
         .map(|c| c["name"].as_str().unwrap().to_owned())
         .collect()
 }
+
+/// The schema of a [`Gated`] setup: `public` with pg_trgm and citext, or a schema of its own
+/// holding hstore. Both have extensions living in the schema the fault tests swap.
+#[derive(Debug, Clone, Copy)]
+pub enum GatedSchema {
+    Public,
+    Kit,
+}
+
+impl GatedSchema {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Kit => "kit",
+        }
+    }
+
+    /// The shape: one table loaded through a CHECK that calls gate 1, an index whose
+    /// expression calls gate 2, and a materialized view (the restore's last statement) that
+    /// calls gate 3 and a function outside the schema.
+    fn sql(self, rows: u32) -> String {
+        let (prelude, column_type) = match self {
+            Self::Public => (
+                "CREATE EXTENSION pg_trgm SCHEMA public; CREATE EXTENSION citext SCHEMA public;",
+                "public.citext",
+            ),
+            Self::Kit => (
+                "CREATE SCHEMA kit; CREATE EXTENSION pg_trgm SCHEMA kit; CREATE EXTENSION hstore SCHEMA kit;",
+                "kit.hstore",
+            ),
+        };
+        let s = self.name();
+        let title = match self {
+            Self::Public => "'Title ' || i".to_owned(),
+            Self::Kit => "kit.hstore('title', i::text)".to_owned(),
+        };
+        format!(
+            "{prelude}
+             CREATE SCHEMA guards;
+             CREATE FUNCTION guards.guard(n bigint) RETURNS bigint LANGUAGE sql AS 'SELECT n';
+             -- IMMUTABLE (a lie) so that an index may use it; called with a column, so that
+             -- no planner ever folds it to a constant and waits at the gate while planning.
+             CREATE FUNCTION {s}.swap_gate(k integer, v bigint) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS
+               $$ BEGIN PERFORM pg_advisory_lock_shared(k); PERFORM pg_advisory_unlock_shared(k); RETURN v IS NOT NULL; END $$;
+             CREATE TABLE {s}.notes (
+                 id bigint PRIMARY KEY,
+                 title {column_type} NOT NULL,
+                 body text,
+                 CONSTRAINT gated_rows CHECK ({s}.swap_gate(1, id))
+             );
+             INSERT INTO {s}.notes SELECT i, {title}, 'body text number ' || i FROM generate_series(1, {rows}) i;
+             CREATE INDEX notes_body_trgm ON {s}.notes USING gin (body {s}.gin_trgm_ops);
+             CREATE INDEX notes_gated ON {s}.notes (({s}.swap_gate(2, id)));
+             CREATE MATERIALIZED VIEW {s}.zz_gated AS
+                 SELECT bool_and({s}.swap_gate(3, id)) AS passed, guards.guard(count(*)) AS n FROM {s}.notes;"
+        )
+    }
+}
+
+/// The points a [`Gated`] swap can be held at, each a shared advisory lock the restore's
+/// statements wait for while a test holds it: 1 the table's COPY (its CHECK), 2 an index
+/// build, 3 the materialized view's refresh, the restore's last statement.
+pub const GATES: [i32; 3] = [1, 2, 3];
+
+/// A cluster with `source` and `gordon` holding a [`GatedSchema`], and a dump of the source.
+/// Fault tests act on a swap of it at moments they observe, never after a guessed delay.
+pub struct Gated {
+    pub cluster: PgCluster,
+    pub schema: GatedSchema,
+    pub dump: PathBuf,
+}
+
+impl Gated {
+    pub fn new(major: u32, schema: GatedSchema) -> Self {
+        // No autovacuum: its ANALYZE would evaluate the gated index and wait at a gate too.
+        let cluster = PgCluster::start_with(
+            major,
+            &testkit::PgOptions {
+                conf: vec!["autovacuum = off".into()],
+                ..testkit::PgOptions::default()
+            },
+        );
+        for db in [SOURCE, TARGET] {
+            cluster.create_database(db);
+            cluster.psql_script(db, &schema.sql(2000));
+        }
+        let dump = cluster.scratch().join("gated.dump");
+        cluster.pg_dump(["-Fc", "-f", dump.to_str().unwrap(), SOURCE]);
+        Self {
+            cluster,
+            schema,
+            dump,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.schema.name()
+    }
+
+    /// Rows lost and a table's worth of damage, as an incident leaves them.
+    pub fn damage(&self) {
+        let s = self.name();
+        self.cluster.psql_script(
+            TARGET,
+            &format!("DELETE FROM {s}.notes WHERE id > 100; DROP INDEX {s}.notes_body_trgm;"),
+        );
+    }
+
+    pub fn snapshot(&self) -> testkit::oracle::Snapshot {
+        testkit::oracle::Snapshot::take(&self.cluster, TARGET, self.name())
+    }
+
+    /// Schemas of the target named like the swapped one or its set-aside copies.
+    pub fn schemas(&self) -> Vec<String> {
+        self.cluster
+            .psql(
+                TARGET,
+                &format!(
+                    "SELECT nspname FROM pg_namespace WHERE nspname = '{0}' OR nspname LIKE '{0}\\_prev\\_%' ORDER BY 1",
+                    self.name()
+                ),
+            )
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Drops every set-aside copy, so the next run starts from the same schemas.
+    pub fn drop_previous(&self) {
+        for name in self.schemas().iter().filter(|n| n.as_str() != self.name()) {
+            self.cluster
+                .psql(TARGET, &format!("DROP SCHEMA \"{name}\" CASCADE"));
+        }
+    }
+
+    /// schema-swap aimed at the target database, with nothing of the runner's PG*.
+    pub fn tool_process(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("schema-swap"));
+        testkit::pg::clear_pg_env(&mut cmd);
+        cmd.env_remove("RESTORE_SKIP_CONFIRM")
+            .envs(self.cluster.env())
+            .env("PGDATABASE", TARGET)
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null());
+        cmd
+    }
+
+    /// A swap started in the background; it waits at any gate held. Its lock timeout is long:
+    /// a gate is a lock, and the test decides when it opens.
+    pub fn spawn_swap(&self) -> Running {
+        let child = self
+            .tool_process()
+            .args([
+                "--schema",
+                self.name(),
+                "--yes",
+                "--lock-timeout",
+                "1h",
+                "--dump",
+            ])
+            .arg(&self.dump)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        Running::new(child)
+    }
+
+    /// Holds every gate, in a session of its own.
+    pub fn hold_gates(&self) -> Gates {
+        Gates::hold(&self.cluster)
+    }
+
+    /// Waits until the swap's session (or a parallel worker of it) waits at gate `k`: a
+    /// restore statement blocked on it.
+    pub fn wait_at_gate(&self, k: i32) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let sql = format!(
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+             WHERE l.locktype = 'advisory' AND NOT l.granted AND l.classid = 0 AND l.objid = {k} AND l.objsubid = 1
+               AND (a.application_name = 'schema-swap'
+                    OR a.leader_pid IN (SELECT pid FROM pg_stat_activity WHERE application_name = 'schema-swap'))"
+        );
+        while self.cluster.psql(TARGET, &sql) == "0" {
+            assert!(
+                Instant::now() < deadline,
+                "no restore ever waited at gate {k}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits until no schema-swap session is left on the server (a killed client's backend
+    /// ends once it notices), so the database is looked at after its rollback.
+    pub fn wait_for_no_swap_session(&self) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while self.cluster.psql(
+            "postgres",
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'schema-swap'",
+        ) != "0"
+        {
+            assert!(
+                Instant::now() < deadline,
+                "a schema-swap session is still on the server"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// A psql session holding the gates' advisory locks until it releases them or ends.
+pub struct Gates {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+}
+
+impl Gates {
+    fn hold(cluster: &PgCluster) -> Self {
+        use std::io::Write as _;
+        let mut child = cluster
+            .client("psql")
+            .args(["-X", "-q", "-d", TARGET])
+            .env("PGAPPNAME", "gate-keeper")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        for k in GATES {
+            writeln!(stdin, "SELECT pg_advisory_lock({k});").unwrap();
+        }
+        stdin.flush().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let held = "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                    WHERE a.application_name = 'gate-keeper' AND l.locktype = 'advisory' AND l.granted
+                      AND l.classid = 0 AND l.objid IN (1, 2, 3)";
+        while cluster.psql(TARGET, held) != GATES.len().to_string() {
+            assert!(Instant::now() < deadline, "the gates were never held");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Self { child, stdin }
+    }
+
+    /// Opens gate `k`: restores waiting there go on.
+    pub fn release(&mut self, k: i32) {
+        use std::io::Write as _;
+        writeln!(self.stdin, "SELECT pg_advisory_unlock({k});").unwrap();
+        self.stdin.flush().unwrap();
+    }
+}
+
+impl Drop for Gates {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A schema-swap running in the background, its stderr read line by line as it comes.
+pub struct Running {
+    pub child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    pub said: Vec<String>,
+    stdout: Option<std::thread::JoinHandle<Vec<u8>>>,
+}
+
+impl Running {
+    fn new(mut child: std::process::Child) -> Self {
+        use std::io::{BufRead as _, Read as _};
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut out = child.stdout.take().unwrap();
+        let stdout = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = out.read_to_end(&mut buf);
+            buf
+        });
+        Self {
+            child,
+            lines,
+            said: Vec::new(),
+            stdout: Some(stdout),
+        }
+    }
+
+    /// Waits until the tool says a line containing `needle`; false if it ended first.
+    pub fn wait_for_line(&mut self, needle: &str) -> bool {
+        if self.said.iter().any(|l| l.contains(needle)) {
+            return true;
+        }
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(120)) {
+            let found = line.contains(needle);
+            self.said.push(line);
+            if found {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Sends `signal` (e.g. `-KILL`, `-TERM`) to the tool.
+    pub fn signal(&self, signal: &str) {
+        let sent = std::process::Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success() || signal == "-KILL");
+    }
+
+    /// Waits for the tool to end: its exit code, stdout and everything it said.
+    pub fn finish(mut self) -> (Option<i32>, Vec<u8>, String) {
+        let status = self.child.wait().unwrap();
+        let stdout = self.stdout.take().unwrap().join().unwrap();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(10)) {
+            self.said.push(line);
+        }
+        (status.code(), stdout, self.said.join("\n"))
+    }
+}
