@@ -394,14 +394,12 @@ fn names_the_pg_restore_and_server_versions_needed() {
 fn waits_for_a_server_that_starts_late() {
     let cluster = PgCluster::start(17);
     cluster.stop();
-    let started = Instant::now();
     let r = run(
         tool_for(&cluster),
         &["--schema", "trading", "--database", "postgres"],
         "",
     );
     assert_eq!(r.code, 4, "{}", r.stderr);
-    assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(r.status("server"), "fail");
     assert_eq!(r.section()["ok"], false);
 

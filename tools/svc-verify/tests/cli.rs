@@ -297,17 +297,12 @@ fn failures_say_why_500_slow_html_redirect_and_refused() {
 
     // Slow: the attempt's timeout ends it.
     fixture.set("/api/bots", Behaviour::Slow(Duration::from_secs(5)));
-    let started = Instant::now();
     let r = run(tool(), &["--check", &bots("timeout=500ms")], &record);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
         r.detail("bots").contains("timed out after 500ms"),
         "{}",
         r.detail("bots")
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(4),
-        "the timeout was not applied"
     );
     assert_eq!(r.endpoint("bots")["status"], Value::Null);
 
@@ -375,10 +370,9 @@ fn failures_say_why_500_slow_html_redirect_and_refused() {
         r.detail("bots")
     );
 
-    // Checks run at once: two answers that take 1.5 s each come back in well under 3 s.
-    fixture.set("/api/bots", Behaviour::Slow(Duration::from_millis(1500)));
-    fixture.set("/healthz", Behaviour::Slow(Duration::from_millis(1500)));
-    let started = Instant::now();
+    // Checks run at once: the fixture answers neither until both requests are there.
+    fixture.set("/api/bots", Behaviour::Together(2));
+    fixture.set("/healthz", Behaviour::Together(2));
     let r = run(
         tool(),
         &[
@@ -389,11 +383,10 @@ fn failures_say_why_500_slow_html_redirect_and_refused() {
         ],
         &record,
     );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(
-        started.elapsed() < Duration::from_millis(2800),
-        "the checks ran one after the other: {:?}",
-        started.elapsed()
+    assert_eq!(
+        r.code, 0,
+        "the checks ran one after the other: {}",
+        r.stderr
     );
 
     // Down and staying down: refused on every attempt until the wait is over.

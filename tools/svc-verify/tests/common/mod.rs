@@ -42,12 +42,17 @@ pub enum Behaviour {
     Html,
     /// 302 to /login.
     Redirect,
+    /// Answers normally once this many requests to routes set so have arrived, all waiting
+    /// together: only a client that sends them at once gets its answers (503 after a minute).
+    Together(usize),
 }
 
 struct State {
     behaviours: Mutex<HashMap<String, Behaviour>>,
     token: Mutex<Option<String>>,
     hits: AtomicUsize,
+    /// Requests that arrived at `Together` routes.
+    together: AtomicUsize,
 }
 
 /// A running fixture service. Dropping it stops it.
@@ -70,6 +75,7 @@ impl Fixture {
             behaviours: Mutex::new(HashMap::new()),
             token: Mutex::new(None),
             hits: AtomicUsize::new(0),
+            together: AtomicUsize::new(0),
         });
         let mut env = cluster.env();
         env.retain(|(k, _)| k != "PGDATABASE");
@@ -210,6 +216,20 @@ async fn answer(
             );
         }
         Behaviour::Slow(delay) => tokio::time::sleep(delay).await,
+        Behaviour::Together(count) => {
+            state.together.fetch_add(1, Ordering::SeqCst);
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            while state.together.load(Ordering::SeqCst) < count {
+                if tokio::time::Instant::now() > deadline {
+                    return reply(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "text/plain",
+                        "the other requests never came".to_owned(),
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
         Behaviour::Html => {
             return reply(
                 StatusCode::OK,
