@@ -606,3 +606,32 @@ fn help_bad_input_and_the_gate() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8(out.stderr).unwrap().contains("--schema"));
 }
+
+/// A system schema is refused before connecting (the port is closed); a name too long for
+/// schema-swap to set aside fails the schema_name check with the limit and the name typed.
+#[test]
+fn system_schemas_and_names_too_long_are_predicted() {
+    for schema in ["pg_catalog", "information_schema", "pg_toast"] {
+        let mut cmd = tool();
+        cmd.env("PGHOST", "127.0.0.1")
+            .env("PGPORT", free_port().to_string());
+        let out = cmd.args(["--schema", schema]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{schema}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("is a system schema"), "{stderr}");
+    }
+    let cluster = PgCluster::start(16);
+    let long = "x".repeat(43);
+    let r = run(
+        tool_for(&cluster),
+        &["--schema", &long, "--database", "postgres"],
+        "",
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let (status, detail) = r.check("schema_name");
+    assert_eq!(status, "fail");
+    assert!(
+        detail.contains(&long) && detail.contains("is 43 bytes") && detail.contains("at most 42"),
+        "{detail}"
+    );
+}

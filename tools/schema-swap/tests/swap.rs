@@ -5,7 +5,9 @@
 mod common;
 
 use common::{SOURCE, Setup, TARGET, failed_checks, record};
+use serde_json::json;
 use std::process::Stdio;
+use testkit::PgCluster;
 use testkit::pg::MAJORS;
 
 #[test]
@@ -542,4 +544,127 @@ fn the_prompt_on_a_terminal_takes_only_yes() {
         "{shown}"
     );
     assert_eq!(setup.fingerprint(TARGET), source);
+}
+
+/// pg_dump 18's dump of a PostgreSQL 16 database restores into 16: the `SET
+/// transaction_timeout` its pg_restore writes is left out with a warning. A dump whose
+/// definitions use what 16 lacks (a virtual generated column, new in 18) is refused with the
+/// versions named, and nothing changes.
+#[test]
+fn a_newer_dump_into_an_older_server_leaves_out_settings_and_names_what_it_lacks() {
+    let old = PgCluster::start(16);
+    old.create_database("gordon");
+    old.psql_script(
+        "gordon",
+        "CREATE SCHEMA app; CREATE TABLE app.t (a integer PRIMARY KEY, b integer GENERATED ALWAYS AS (a * 2) STORED);
+         INSERT INTO app.t (a) SELECT generate_series(1, 50);",
+    );
+    let pg_dump_18 = testkit::PgInstall::require(18).bin("pg_dump");
+    let dump = old.scratch().join("by-18.dump");
+    let mut cmd = std::process::Command::new(&pg_dump_18);
+    old.apply_env(&mut cmd);
+    testkit::pg::run_ok(
+        cmd.args(["-Fc", "-n", "app", "-f"])
+            .arg(&dump)
+            .arg("gordon"),
+        "pg_dump 18",
+    );
+    let swap = |dump: &std::path::Path| {
+        let mut cmd = assert_cmd::Command::cargo_bin("schema-swap").unwrap();
+        cmd.env_clear()
+            .envs(old.env())
+            .env("PGDATABASE", "gordon")
+            .env("NO_COLOR", "1")
+            .args(["--schema", "app", "--yes", "--dump"])
+            .arg(dump);
+        cmd.output().unwrap()
+    };
+    let out = swap(&dump);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let rec = record(&out.stdout);
+    assert_eq!(
+        rec["swap"]["settings_left_out"],
+        json!(["transaction_timeout"])
+    );
+    assert!(
+        stderr.contains("left out the settings pg_restore 1")
+            && stderr.contains("transaction_timeout"),
+        "{stderr}"
+    );
+
+    // A dump of PostgreSQL 18 using what 16 lacks.
+    let new = PgCluster::start(18);
+    new.create_database("gordon");
+    new.psql_script(
+        "gordon",
+        "CREATE SCHEMA app; CREATE TABLE app.t (a integer PRIMARY KEY, b integer GENERATED ALWAYS AS (a * 2) VIRTUAL);
+         INSERT INTO app.t (a) SELECT generate_series(1, 50);",
+    );
+    let newer = new.scratch().join("from-18.dump");
+    new.pg_dump(["-Fc", "-n", "app", "-f", newer.to_str().unwrap(), "gordon"]);
+    let before = testkit::oracle::Snapshot::take(&old, "gordon", "app");
+    let out = swap(&newer);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(failed_checks(&record(&out.stdout)), ["restore"]);
+    assert!(
+        stderr.contains("the dump comes from PostgreSQL 18")
+            && stderr.contains("this server is PostgreSQL 16")
+            && stderr.contains("restore it into PostgreSQL 18 or newer"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("rolled back, nothing changed"), "{stderr}");
+    testkit::oracle::assert_same(
+        &before,
+        &testkit::oracle::Snapshot::take(&old, "gordon", "app"),
+        "refused",
+    );
+}
+
+/// System schemas are never acted on, and a name too long to set aside is refused with the
+/// limit and the name typed: both before connecting (the port here is closed).
+#[test]
+fn system_schemas_and_names_too_long_are_refused_before_connecting() {
+    let closed = testkit::pg::free_port().to_string();
+    let run = |args: &[&str]| {
+        let out = assert_cmd::Command::cargo_bin("schema-swap")
+            .unwrap()
+            .env_clear()
+            .env("PGHOST", "127.0.0.1")
+            .env("PGPORT", &closed)
+            .env("NO_COLOR", "1")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for schema in ["pg_catalog", "information_schema", "pg_toast", "pg_temp_3"] {
+        for mode in [
+            &["--dump", "/nonexistent.dump", "--yes"][..],
+            &["--rollback", "--yes"][..],
+            &["--prune", "--keep", "0", "--yes"][..],
+            &["--list"][..],
+        ] {
+            let mut args = vec!["--schema", schema];
+            args.extend_from_slice(mode);
+            let (code, stderr) = run(&args);
+            assert_eq!(code, Some(2), "{args:?}: {stderr}");
+            assert!(stderr.contains("is a system schema"), "{args:?}: {stderr}");
+        }
+    }
+    let long = "a_schema_name_that_is_fifty_bytes_long_12345678901";
+    assert_eq!(long.len(), 50);
+    let (code, stderr) = run(&["--schema", long, "--dump", "/nonexistent.dump", "--yes"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(long) && stderr.contains("is 50 bytes") && stderr.contains("at most 42"),
+        "{stderr}"
+    );
+    // Listing sets nothing aside: the long name is fine (and the closed port says so).
+    let (code, stderr) = run(&["--schema", long, "--list"]);
+    assert_eq!(code, Some(4), "{stderr}");
 }
