@@ -33,7 +33,10 @@ const SECTION: &str = "swap";
 /// the schema with the real pg_restore through its own session, loads the tables' rows from the
 /// archive (converted to COPY's binary form where it can), checks every table's row count
 /// against the archive, and commits only if all hold. Any failure, Ctrl-C, kill or lost
-/// connection leaves the database exactly as before. Reads a record on stdin when one is piped
+/// connection leaves the database exactly as before. Extensions living in the schema move into
+/// the restored one; where the dump does not create the schema (public), it gets the live
+/// schema's owner, privileges and comment (initdb's when there is none); partitions, children
+/// and publications across its border are carried over. Reads a record on stdin when one is piped
 /// in (schema, database, and the dump section's file and row counts) and writes it on with a
 /// 'swap' section. Asks 'yes' on a terminal; --yes or RESTORE_SKIP_CONFIRM=1 skip the prompt,
 /// and without a terminal and without either it refuses.
@@ -131,8 +134,10 @@ pub struct Args {
 const EXIT_CODES: &str = "Exit codes:
   0  the schema was replaced and verified (or --dry-run, --list, --rollback, --prune succeeded)
   1  a check failed or the restore failed and was rolled back: the database is as it was;
-     also a refused prompt
-  2  usage or input error (bad flag, invalid record, no dump, no confirmation without a terminal)
+     also a refused prompt, an extension that cannot move, objects the dump needs that the
+     target lacks
+  2  usage or input error (bad flag, invalid record, no dump, no confirmation without a terminal,
+     a system schema, a schema name over 42 bytes for a swap or rollback)
   3  an earlier section of the record failed; nothing was done
   4  could not run (server unreachable, no fitting pg_restore, another swap of the schema
      running, or the commit's outcome unknown because the connection was lost during it)";
