@@ -3,10 +3,11 @@
 //! time the database afterwards holds the original schema untouched, or (a kill after the
 //! commit) the whole verified swap, and no partial schema.
 //!
-//! The moments are observed, never guessed: the swapped schema (`public` with pg_trgm and
-//! citext, and `kit`, a schema of its own with hstore: extensions living in the schema) is
-//! restored through gates (common::Gated), locks the test holds and opens one by one, and
-//! the tool's own progress lines. No assertion depends on how fast this machine is.
+//! The moments are observed, never guessed: the swapped schema (the corpus shape
+//! `extensions.sql`: `public` with pg_trgm, citext, btree_gist and uuid-ossp, and `kit`, a
+//! schema of its own with hstore) is restored through gates (common::Gated), locks the test
+//! holds and opens one by one, and the tool's own progress lines. No assertion depends on how
+//! fast this machine is.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // in tests a panic is a failed test with a line number; a scenario reads top to bottom
 
 mod common;

@@ -104,10 +104,10 @@ fn services_see_old_data_until_the_commit_and_new_data_after() {
     let read = || {
         setup.cluster.psql(
             TARGET,
-            "SELECT count(*) || ' ' || count(*) FILTER (WHERE title = 'TITLE 5'::public.citext) FROM public.notes",
+            "SELECT count(*) || ' ' || count(*) FILTER (WHERE handle = 'USER5'::public.citext) FROM public.users",
         )
     };
-    let (old, new) = ("100 1", "2000 1");
+    let (old, new) = ("19 1", "30 1");
     assert_eq!(read(), old);
     let mut gates = setup.hold_gates();
     let swap = setup.spawn_swap();

@@ -271,8 +271,9 @@ pub fn failed_checks(record: &Value) -> Vec<String> {
         .collect()
 }
 
-/// The schema of a [`Gated`] setup: `public` with pg_trgm and citext, or a schema of its own
-/// holding hstore. Both have extensions living in the schema the fault tests swap.
+/// The schema of a [`Gated`] setup, from the corpus shape `tests/corpus/extensions.sql`:
+/// `public` with pg_trgm, citext, btree_gist and uuid-ossp, or `kit`, a schema of its own
+/// holding hstore. Extensions living in the schema the fault tests swap.
 #[derive(Debug, Clone, Copy)]
 pub enum GatedSchema {
     Public,
@@ -287,44 +288,37 @@ impl GatedSchema {
         }
     }
 
-    /// The shape: one table loaded through a CHECK that calls gate 1, an index whose
-    /// expression calls gate 2, and a materialized view (the restore's last statement) that
-    /// calls gate 3 and a function outside the schema.
-    fn sql(self, rows: u32) -> String {
-        let (prelude, column_type) = match self {
-            Self::Public => (
-                "CREATE EXTENSION pg_trgm SCHEMA public; CREATE EXTENSION citext SCHEMA public;",
-                "public.citext",
-            ),
-            Self::Kit => (
-                "CREATE SCHEMA kit; CREATE EXTENSION pg_trgm SCHEMA kit; CREATE EXTENSION hstore SCHEMA kit;",
-                "kit.hstore",
-            ),
-        };
-        let s = self.name();
-        let title = match self {
-            Self::Public => "'Title ' || i".to_owned(),
-            Self::Kit => "kit.hstore('title', i::text)".to_owned(),
-        };
+    /// The table of the shape that the gates are put on.
+    pub fn table(self) -> &'static str {
+        match self {
+            Self::Public => "users",
+            Self::Kit => "settings",
+        }
+    }
+
+    /// The corpus shape and, on top, the gates for this schema: the table's CHECK calls gate
+    /// 1 (so its COPY waits there), an index's expression calls gate 2, and a materialized
+    /// view, refreshed by the restore's last statement, calls gate 3 and a function outside
+    /// the schema.
+    fn sql(self) -> String {
+        let corpus = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/corpus/extensions.sql"
+        );
+        let shape = std::fs::read_to_string(corpus).unwrap();
+        let (s, t) = (self.name(), self.table());
         format!(
-            "{prelude}
+            "{shape}
              CREATE SCHEMA guards;
              CREATE FUNCTION guards.guard(n bigint) RETURNS bigint LANGUAGE sql AS 'SELECT n';
              -- IMMUTABLE (a lie) so that an index may use it; called with a column, so that
              -- no planner ever folds it to a constant and waits at the gate while planning.
-             CREATE FUNCTION {s}.swap_gate(k integer, v bigint) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS
+             CREATE FUNCTION {s}.swap_gate(k integer, v anyelement) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS
                $$ BEGIN PERFORM pg_advisory_lock_shared(k); PERFORM pg_advisory_unlock_shared(k); RETURN v IS NOT NULL; END $$;
-             CREATE TABLE {s}.notes (
-                 id bigint PRIMARY KEY,
-                 title {column_type} NOT NULL,
-                 body text,
-                 CONSTRAINT gated_rows CHECK ({s}.swap_gate(1, id))
-             );
-             INSERT INTO {s}.notes SELECT i, {title}, 'body text number ' || i FROM generate_series(1, {rows}) i;
-             CREATE INDEX notes_body_trgm ON {s}.notes USING gin (body {s}.gin_trgm_ops);
-             CREATE INDEX notes_gated ON {s}.notes (({s}.swap_gate(2, id)));
+             ALTER TABLE {s}.{t} ADD CONSTRAINT gated_rows CHECK ({s}.swap_gate(1, id));
+             CREATE INDEX {t}_gated ON {s}.{t} (({s}.swap_gate(2, id)));
              CREATE MATERIALIZED VIEW {s}.zz_gated AS
-                 SELECT bool_and({s}.swap_gate(3, id)) AS passed, guards.guard(count(*)) AS n FROM {s}.notes;"
+                 SELECT bool_and({s}.swap_gate(3, id)) AS passed, guards.guard(count(*)) AS n FROM {s}.{t};"
         )
     }
 }
@@ -352,9 +346,11 @@ impl Gated {
                 ..testkit::PgOptions::default()
             },
         );
+        let roles = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/corpus/roles.sql");
+        cluster.psql_script("postgres", &std::fs::read_to_string(roles).unwrap());
         for db in [SOURCE, TARGET] {
             cluster.create_database(db);
-            cluster.psql_script(db, &schema.sql(2000));
+            cluster.psql_script(db, &schema.sql());
         }
         let dump = cluster.scratch().join("gated.dump");
         cluster.pg_dump(["-Fc", "-f", dump.to_str().unwrap(), SOURCE]);
@@ -369,13 +365,17 @@ impl Gated {
         self.schema.name()
     }
 
-    /// Rows lost and a table's worth of damage, as an incident leaves them.
+    /// Rows lost and an index dropped, as an incident leaves them.
     pub fn damage(&self) {
-        let s = self.name();
-        self.cluster.psql_script(
-            TARGET,
-            &format!("DELETE FROM {s}.notes WHERE id > 100; DROP INDEX {s}.notes_body_trgm;"),
-        );
+        let damage = match self.schema {
+            GatedSchema::Public => {
+                "DELETE FROM public.users WHERE handle::text LIKE 'User1%'; DROP INDEX public.users_bio_trgm;"
+            }
+            GatedSchema::Kit => {
+                "DELETE FROM kit.settings WHERE id > 20; DROP INDEX kit.settings_attrs;"
+            }
+        };
+        self.cluster.psql_script(TARGET, damage);
     }
 
     pub fn snapshot(&self) -> testkit::oracle::Snapshot {
