@@ -25,7 +25,7 @@ pub mod refs;
 
 pub use metadata::Metadata;
 pub use needs::label;
-pub use part::{Part, is_create_schema, unknown_setting};
+pub use part::{OutsideAttach, Part, is_create_schema, outside_attach, unknown_setting};
 
 use pg::tokio_postgres::{Client, Error};
 use record::Check;

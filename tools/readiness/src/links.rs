@@ -271,20 +271,16 @@ pub async fn carry_back(
     schema: &str,
     aside: &str,
 ) -> Result<Carried, Error> {
-    let mut carried = Carried::default();
+    let mut carried = untie_from_outside_parents(client, links, schema, aside).await?;
     for link in links.iter().filter(|l| l.child_schema == schema) {
-        let Ok(untie) = link.untie_sql(&link.parent_schema, aside) else {
+        if !table_exists(client, schema, &link.child).await? {
+            continue;
+        }
+        let Ok(tie) = link.tie_sql(&link.parent_schema, schema) else {
             continue;
         };
-        client.batch_execute(&untie).await?;
-        carried.statements.push(untie);
-        if table_exists(client, schema, &link.child).await? {
-            let Ok(tie) = link.tie_sql(&link.parent_schema, schema) else {
-                continue;
-            };
-            client.batch_execute(&tie).await?;
-            carried.statements.push(tie);
-        }
+        client.batch_execute(&tie).await?;
+        carried.statements.push(tie);
     }
     let moved = move_outside_children(client, links, schema, aside).await?;
     carried.statements.extend(moved.statements);

@@ -113,6 +113,57 @@ pub fn is_create_schema(sql: &str, schema: &str) -> bool {
     )
 }
 
+/// A statement tying one of the schema's tables (or indexes) to a parent outside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutsideAttach {
+    /// `ALTER TABLE ONLY other.parent ATTACH PARTITION schema.child ...`
+    Table,
+    /// `ALTER INDEX other.parent_idx ATTACH PARTITION schema.child_idx`
+    Index,
+}
+
+/// Whether `sql` attaches a partition of `schema` to a parent in another schema. pg_restore
+/// writes the table's ATTACH before the indexes exist; into a target where the outside parent
+/// has its indexes, ATTACH would create the partition's own, and the dump's then fail. So the
+/// swap runs such a table ATTACH after the restore (it attaches the restored indexes) and
+/// leaves the index ATTACH out.
+pub fn outside_attach(sql: &str, schema: &str) -> Option<OutsideAttach> {
+    let tokens = tokens(sql);
+    let kind = match tokens.as_slice() {
+        [Token::Ident(alter), Token::Ident(kw), ..] if alter == "alter" && kw == "table" => {
+            OutsideAttach::Table
+        }
+        [Token::Ident(alter), Token::Ident(kw), ..] if alter == "alter" && kw == "index" => {
+            OutsideAttach::Index
+        }
+        _ => return None,
+    };
+    let rest = tokens.get(2..)?;
+    let rest = match rest.first() {
+        Some(Token::Ident(only)) if only == "only" => rest.get(1..)?,
+        _ => rest,
+    };
+    match rest {
+        [
+            Token::Ident(parent_schema),
+            Token::Symbol(dot),
+            Token::Ident(_),
+            Token::Ident(attach),
+            Token::Ident(partition),
+            Token::Ident(child_schema),
+            ..,
+        ] if dot == "."
+            && attach == "attach"
+            && partition == "partition"
+            && child_schema == schema
+            && parent_schema != schema =>
+        {
+            Some(kind)
+        }
+        _ => None,
+    }
+}
+
 /// For `SET name = value` (or `TO`), the setting's name when the server has no such setting:
 /// pg_restore writes the settings of its own major (`SET transaction_timeout = 0` from 17 on),
 /// which an older server rejects. Settings with a dot are placeholders any server accepts.
@@ -133,6 +184,27 @@ pub fn unknown_setting(sql: &str, known: &std::collections::BTreeSet<String>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attaching_to_an_outside_parent_is_recognised() {
+        let table = "ALTER TABLE ONLY shared.events ATTACH PARTITION core.events_2026 FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')";
+        assert_eq!(outside_attach(table, "core"), Some(OutsideAttach::Table));
+        let index = "ALTER INDEX shared.events_pkey ATTACH PARTITION core.events_2026_pkey";
+        assert_eq!(outside_attach(index, "core"), Some(OutsideAttach::Index));
+        let inside = "ALTER TABLE ONLY core.history ATTACH PARTITION core.history_now FOR VALUES FROM ('2026-01-01') TO (MAXVALUE)";
+        assert_eq!(outside_attach(inside, "core"), None);
+        let other = "ALTER TABLE ONLY core.history ATTACH PARTITION archive.history_old DEFAULT";
+        assert_eq!(outside_attach(other, "core"), None);
+        assert_eq!(
+            outside_attach("ALTER TABLE core.t OWNER TO x", "core"),
+            None
+        );
+        let quoted = "ALTER TABLE ONLY \"Other\".p ATTACH PARTITION \"My Schema\".c DEFAULT";
+        assert_eq!(
+            outside_attach(quoted, "My Schema"),
+            Some(OutsideAttach::Table)
+        );
+    }
 
     #[test]
     fn settings_the_server_lacks_are_named() {

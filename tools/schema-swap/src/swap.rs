@@ -30,6 +30,9 @@ struct Stats {
     statements: u64,
     /// The statements that carried ties across the schema's border over (readiness::links).
     carried: Vec<String>,
+    /// The dump's ATTACH PARTITION of the schema's tables to parents outside it, run after
+    /// the restore (readiness::outside_attach).
+    attach_later: Vec<String>,
     /// Settings pg_restore wrote that the server lacks, left out.
     left_out: BTreeSet<String>,
     /// Whether pg_init_privs got the restored schema's initial privileges (when there were).
@@ -754,6 +757,12 @@ async fn swap_transaction(
     if !plan.after_data.is_empty() {
         run_pg_restore(client, ready, after_data, plan, freeze, stats, reporter).await?;
     }
+    for sql in std::mem::take(&mut stats.attach_later) {
+        client.batch_execute(&sql).await.map_err(step(format!(
+            "attaching a restored partition to its parent outside {schema}"
+        )))?;
+        stats.carried.push(sql);
+    }
     stats.restore_ms = millis(restore_started);
     reporter.ok(format!(
         "restored: {} statements, {} tables in {:.1} s",
@@ -1003,6 +1012,15 @@ async fn apply(
                 if let Some(name) = readiness::unknown_setting(&sql, &ready.settings) {
                     stats.left_out.insert(name);
                     continue;
+                }
+                match readiness::outside_attach(&sql, &ready.assessment.schema) {
+                    Some(readiness::OutsideAttach::Table) => {
+                        stats.attach_later.push(sql);
+                        continue;
+                    }
+                    // The table's ATTACH, run later, attaches the restored indexes.
+                    Some(readiness::OutsideAttach::Index) => continue,
+                    None => {}
                 }
                 stats.statements += 1;
                 client
