@@ -45,6 +45,14 @@ def rows_of($list; $name): [$list[] | select(key == $name) | .rows] | first;
      "| **total** | \($r.rowcounts.pre.total_rows | cell) | \($r.rowcounts.post.total_rows | cell) | \([$dump[].rows] | add | cell) |")
    end),
   "",
+  (if $r.swap then
+     ("## What the swap did besides restoring the entries of the schema", "",
+      "- **The schema itself:** \($r.swap.schema_metadata // {} | if .source == "dump" then "created as the dump says (owner, comment, grants)" elif .source == "live" or .source == "initdb" then "given the owner `\(.owner)`, ACL `\(.acl // "default")`, comment \(.comment // "none" | tojson) of the \(.source) schema\(if .initial_privileges_written == false then " (its pg_init_privs row could not be written: not a superuser)" else "" end)" elif .source == "none" then "created bare (no live schema, none in the dump)" else "not recorded" end)",
+      (($r.swap.extensions // [])[] | "- **Extension `\(.name)`:** \(if .action == "move" then "moved into the restored schema" elif .action == "create" then "created by the dump" else "refused: \(.reason)" end)"),
+      (($r.swap.settings_left_out // [])[] | "- **Setting left out:** `\(.)` (pg_restore writes it, this server has no such setting)"),
+      (($r.swap.carried_over // [])[] | "- **Carried over:** `\(.)`"),
+      "")
+   else empty end),
   "## Timings",
   "",
   "| step | wall time | exit |", "|---|---:|---:|",

@@ -246,6 +246,10 @@ fn a_dropped_schema_comes_back_with_all_rows() {
         postmortem.contains("| trading.equity | – |"),
         "pre-restore counts show the damage: {postmortem}"
     );
+    assert!(
+        postmortem.contains("- **The schema itself:** created as the dump says"),
+        "the postmortem says what became of the schema's own metadata: {postmortem}"
+    );
     assert!(stderr(&out).contains("backup timer") || stderr(&out).contains("systemctl"));
     s.assert_nothing_left();
 }
