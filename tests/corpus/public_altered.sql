@@ -2,6 +2,7 @@
 -- public changed the ways operators change it: another owner, CREATE revoked from everyone,
 -- USAGE for two roles only, a grant made by a role holding the grant option, a comment of its own.
 ALTER SCHEMA public OWNER TO corpus_owner;
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 REVOKE ALL ON SCHEMA public FROM PUBLIC;
 GRANT USAGE ON SCHEMA public TO corpus_reader;
 GRANT USAGE, CREATE ON SCHEMA public TO corpus_writer;
