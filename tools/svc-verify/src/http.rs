@@ -16,6 +16,8 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How much of a body a failure message quotes.
 const SNIPPET_CHARS: usize = 160;
+/// Redirects followed for one request before it counts as a loop.
+const MAX_REDIRECTS: usize = 10;
 
 /// What the flags say for checks that do not say otherwise.
 #[derive(Debug, Clone, Copy)]
@@ -25,31 +27,26 @@ pub struct Defaults {
     pub follow_redirects: bool,
 }
 
-/// Two clients, one that follows redirects and one that does not: the policy is per client.
+/// The HTTP client. It never follows a redirect itself: [`send`] does, so that it decides
+/// which headers go to another origin.
 #[derive(Debug, Clone)]
 pub struct Clients {
-    direct: reqwest::Client,
-    following: reqwest::Client,
+    client: reqwest::Client,
 }
 
 impl Clients {
     /// Clients trusting the system's roots and `extra_roots` (from --cacert).
     pub fn new(extra_roots: &[reqwest::Certificate]) -> Result<Self, String> {
-        let build = |policy: reqwest::redirect::Policy| {
-            let mut builder = reqwest::Client::builder()
-                .redirect(policy)
-                .user_agent(concat!("svc-verify/", env!("CARGO_PKG_VERSION")));
-            for root in extra_roots {
-                builder = builder.add_root_certificate(root.clone());
-            }
-            builder
-                .build()
-                .map_err(|e| format!("setting up the HTTP client: {}", innermost(&e)))
-        };
-        Ok(Self {
-            direct: build(reqwest::redirect::Policy::none())?,
-            following: build(reqwest::redirect::Policy::limited(10))?,
-        })
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("svc-verify/", env!("CARGO_PKG_VERSION")));
+        for root in extra_roots {
+            builder = builder.add_root_certificate(root.clone());
+        }
+        let client = builder
+            .build()
+            .map_err(|e| format!("setting up the HTTP client: {}", innermost(&e)))?;
+        Ok(Self { client })
     }
 }
 
@@ -84,11 +81,7 @@ pub async fn probe(
     defaults: Defaults,
     deadline: Instant,
 ) -> Outcome {
-    let client = if check.follow_redirects.unwrap_or(defaults.follow_redirects) {
-        &clients.following
-    } else {
-        &clients.direct
-    };
+    let follow = check.follow_redirects.unwrap_or(defaults.follow_redirects);
     let timeout = check.timeout.unwrap_or(defaults.timeout);
     let max_body = check.max_body.unwrap_or(defaults.max_body);
     let mut attempts = 0;
@@ -96,7 +89,7 @@ pub async fn probe(
     loop {
         attempts += 1;
         let started = Instant::now();
-        let result = attempt(client, check, url, timeout, max_body, want).await;
+        let result = attempt(&clients.client, follow, check, url, timeout, max_body, want).await;
         let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let (seen, failed) = match result {
             Ok(seen) => (seen, None),
@@ -133,6 +126,7 @@ struct Failed {
 
 async fn attempt(
     client: &reqwest::Client,
+    follow: bool,
     check: &ServiceCheck,
     url: &reqwest::Url,
     timeout: Duration,
@@ -144,22 +138,20 @@ async fn attempt(
         seen: Box::new(seen.clone()),
         reason,
     };
-    let mut request = client
-        .request(check.method.clone(), url.clone())
-        .timeout(timeout);
-    for header in &check.headers {
-        request = request.header(&header.name, &header.value);
-    }
-    if let Some(body) = &check.body {
-        request = request.body(body.clone());
-    }
-    let mut response = request
-        .send()
+    let (mut response, withheld) = send(client, follow, check, url, timeout)
         .await
-        .map_err(|e| fail(&seen, transport(&e, timeout)))?;
+        .map_err(|reason| fail(&seen, reason))?;
     let status = response.status();
     seen.status = Some(status.as_u16());
     seen.summary = status.as_u16().to_string();
+    if !withheld.is_empty() {
+        // Said with the result, pass or fail: the service at the other origin got no secret.
+        let _ = write!(
+            seen.summary,
+            " (redirected to another origin: not sent there, as their values are secret: {})",
+            withheld.join(", ")
+        );
+    }
     let content_type = response
         .headers()
         .get(reqwest::header::CONTENT_TYPE)
@@ -210,6 +202,61 @@ async fn attempt(
         return Ok(seen);
     }
     judge_json(check, &body, &text, &content_type, want, seen)
+}
+
+/// Sends the check's request and, with `follow`, follows redirects itself (at most
+/// [`MAX_REDIRECTS`]). A redirect to another origin (scheme, host, port) gets none of the
+/// secret headers (filled from the environment, or named like a credential): reqwest would
+/// strip only Authorization and Cookie. Returns the last response and the headers withheld.
+async fn send(
+    client: &reqwest::Client,
+    follow: bool,
+    check: &ServiceCheck,
+    url: &reqwest::Url,
+    timeout: Duration,
+) -> Result<(reqwest::Response, Vec<String>), String> {
+    let origin = url.origin();
+    let (mut url, mut method, mut body) = (url.clone(), check.method.clone(), check.body.clone());
+    let mut withheld: Vec<String> = Vec::new();
+    for _ in 0..=MAX_REDIRECTS {
+        let same_origin = url.origin() == origin;
+        let mut request = client.request(method.clone(), url.clone()).timeout(timeout);
+        for header in &check.headers {
+            if header.secret && !same_origin {
+                if !withheld.contains(&header.name) {
+                    withheld.push(header.name.clone());
+                }
+                continue;
+            }
+            request = request.header(&header.name, &header.value);
+        }
+        if let Some(body) = &body {
+            request = request.body(body.clone());
+        }
+        let response = request.send().await.map_err(|e| transport(&e, timeout))?;
+        let status = response.status().as_u16();
+        let next = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|location| url.join(location).ok());
+        let Some(next) = next.filter(|_| follow && matches!(status, 301 | 302 | 303 | 307 | 308))
+        else {
+            return Ok((response, withheld));
+        };
+        // As browsers and reqwest do: 303, and 301/302 after a POST, go on as GET.
+        if status == 303 && method != reqwest::Method::HEAD
+            || matches!(status, 301 | 302) && method == reqwest::Method::POST
+        {
+            method = reqwest::Method::GET;
+            body = None;
+        }
+        url = next;
+    }
+    Err(format!(
+        "more than {MAX_REDIRECTS} redirects, the last to {}: a redirect loop?",
+        crate::redact::display_url_text(url.as_str())
+    ))
 }
 
 /// The body as JSON, the selected value, its measure and the comparison.

@@ -121,7 +121,9 @@ const EXIT_CODES: &str = "Exit codes:
   2  usage or input error (bad flag, bad checks file or --check, unreadable --cacert, invalid
      record on stdin)
   3  an earlier section of the record failed; nothing was requested
-  4  could not run (Postgres unreachable although a check needs a SQL value)";
+  4  could not run (Postgres unreachable although a check needs a SQL value)
+  129, 130, 143  stopped by SIGHUP, SIGINT, SIGTERM: the record is written, with a failed
+     'interrupted' check";
 
 /// Keys the section always has, so a reader finds them even when nothing ran.
 fn empty_data(section: &mut SectionBuilder) {
@@ -131,6 +133,11 @@ fn empty_data(section: &mut SectionBuilder) {
 
 pub fn run(args: &Args) -> ToolResult<ExitCode> {
     let reporter = args.output.reporter();
+    cli::on_stop(
+        SECTION,
+        Section::builder(TOOL, env!("CARGO_PKG_VERSION")),
+        empty_data,
+    );
     let mut record = match cli::read_stdin_record() {
         Ok(record) => record.unwrap_or_default(),
         Err(error) => {
