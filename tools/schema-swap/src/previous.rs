@@ -525,7 +525,7 @@ pub async fn prune(
     for p in doomed {
         match Ident::new(p.name.clone()) {
             Ok(name) => {
-                let check = drop_one(&client, &name).await;
+                let check = drop_one(&client, &name, job.lock_timeout).await;
                 push(section, reporter, check);
             }
             Err(e) => push(
@@ -539,10 +539,16 @@ pub async fn prune(
 }
 
 /// Drops one previous schema, unless something outside it depends on it: CASCADE would take
-/// those objects too, and nothing outside the schema is ever dropped silently.
-pub async fn drop_one(client: &Client, name: &Ident) -> Check {
+/// those objects too, and nothing outside the schema is ever dropped silently. A session that
+/// holds a lock on anything in it makes the drop give up after `lock_timeout`, not wait.
+pub async fn drop_one(client: &Client, name: &Ident, lock_timeout: std::time::Duration) -> Check {
     let outcome = async {
-        client.batch_execute("BEGIN").await?;
+        client
+            .batch_execute(&format!(
+                "BEGIN; SET LOCAL lock_timeout = '{}ms'",
+                lock_timeout.as_millis()
+            ))
+            .await?;
         let dependents = catalog::dependents(client, name.as_str()).await?;
         if !dependents.is_empty() {
             client.batch_execute("ROLLBACK").await?;
@@ -560,9 +566,21 @@ pub async fn drop_one(client: &Client, name: &Ident) -> Check {
         Ok(check) => check,
         Err(e) => {
             let _ = client.batch_execute("ROLLBACK").await;
+            let why = if e.code() == Some(&pg::tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE)
+            {
+                format!(
+                    "a session holds a lock on it and the wait ended at --lock-timeout {} ({}); end that session (pg_stat_activity) and prune",
+                    cli::values::human_duration(
+                        jiff::SignedDuration::try_from(lock_timeout).unwrap_or_default()
+                    ),
+                    db_message(&e)
+                )
+            } else {
+                db_message(&e)
+            };
             Check::fail(
                 "drop_previous",
-                format!("dropping {name}: {}; it is kept", db_message(&e)),
+                format!("dropping {name}: {why}; it is kept"),
             )
         }
     }

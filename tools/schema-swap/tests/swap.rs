@@ -668,3 +668,177 @@ fn system_schemas_and_names_too_long_are_refused_before_connecting() {
     let (code, stderr) = run(&["--schema", long, "--list"]);
     assert_eq!(code, Some(4), "{stderr}");
 }
+
+/// Every failed check of the swap section, as "name: detail".
+fn failures(record: &serde_json::Value) -> Vec<String> {
+    record["swap"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "fail")
+        .map(|c| {
+            format!(
+                "{}: {}",
+                c["name"].as_str().unwrap(),
+                c["detail"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// A psql session, idle in a transaction that read `table`: it holds a lock on it until it
+/// ends, as a forgotten report session does.
+struct IdleReader {
+    psql: std::process::Child,
+    stdin: std::process::ChildStdin,
+}
+
+impl IdleReader {
+    fn start(setup: &Setup, table: &str) -> Self {
+        use std::io::Write as _;
+        let mut psql = setup
+            .cluster
+            .client("psql")
+            .args(["-X", "-q", "-d", TARGET])
+            .env("PGAPPNAME", "idle-reader")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = psql.stdin.take().unwrap();
+        // ON_ERROR_STOP: a mistyped table ends the session at once, not after the deadline.
+        writeln!(
+            stdin,
+            "\\set ON_ERROR_STOP on\nBEGIN; SELECT count(*) FROM {table};"
+        )
+        .unwrap();
+        stdin.flush().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while setup.cluster.psql(
+            TARGET,
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'idle-reader' AND state = 'idle in transaction'",
+        ) != "1"
+        {
+            assert!(psql.try_wait().unwrap().is_none(), "the reader's psql ended: is {table} there?");
+            assert!(std::time::Instant::now() < deadline, "the reader never read");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Self { psql, stdin }
+    }
+}
+
+impl Drop for IdleReader {
+    fn drop(&mut self) {
+        use std::io::Write as _;
+        let _ = writeln!(self.stdin, "\\q");
+        let _ = self.psql.wait();
+    }
+}
+
+/// --drop-previous and --prune wait for their locks no longer than --lock-timeout: a session
+/// idle in a transaction that read the old schema makes them give up and say so, not hang.
+#[test]
+fn drop_previous_and_prune_give_up_after_the_lock_timeout() {
+    let setup = Setup::new(16, 50);
+    setup.swap_ok(&[]);
+    let aside = setup
+        .schemas()
+        .into_iter()
+        .find(|s| s != "trading")
+        .unwrap();
+
+    // The reader holds a table of the set-aside schema: pruning it must not wait for ever.
+    let reader = IdleReader::start(&setup, &format!("{aside}.orders"));
+    let out = setup
+        .tool()
+        .args([
+            "--schema",
+            "trading",
+            "--prune",
+            "--keep",
+            "0",
+            "--yes",
+            "--lock-timeout",
+            "1s",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let failed = failures(&record(&out.stdout));
+    assert!(
+        failed
+            .iter()
+            .any(|c| c.contains(&aside) && c.contains("lock timeout")),
+        "{failed:?}"
+    );
+    assert!(setup.schemas().contains(&aside), "kept");
+    drop(reader);
+
+    // The reader holds a table of the live schema: the swap commits, and the drop of the
+    // schema it set aside gives up on the lock and keeps it.
+    let reader = IdleReader::start(&setup, "trading.orders");
+    let out = setup
+        .tool()
+        .args([
+            "--schema",
+            "trading",
+            "--yes",
+            "--drop-previous",
+            "--lock-timeout",
+            "1s",
+            "--dump",
+        ])
+        .arg(&setup.dump)
+        .output()
+        .unwrap();
+    let rec = record(&out.stdout);
+    assert_eq!(
+        rec["swap"]["committed"],
+        true,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let failed = failures(&rec);
+    assert!(
+        failed
+            .iter()
+            .any(|c| c.contains("drop_previous") && c.contains("lock timeout")),
+        "{failed:?}"
+    );
+    assert_eq!(setup.schemas().len(), 3, "both set-aside schemas are kept");
+    drop(reader);
+
+    // 0 would reach PostgreSQL as "no timeout": refused. Flags another mode would ignore too.
+    for args in [
+        &["--prune", "--keep", "0", "--lock-timeout", "0s"][..],
+        &["--rollback", "--drop-previous"][..],
+        &["--rollback", "--dump", "/x.dump"][..],
+        &["--list", "--repoint-dependents"][..],
+    ] {
+        let out = setup
+            .tool()
+            .args(["--schema", "trading", "--yes"])
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(args[args.len() - 2]) || stderr.contains(args[args.len() - 1]),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert_eq!(setup.schemas().len(), 3, "nothing changed");
+    // A missing argument is named.
+    let out = setup.tool().args(["--keep", "1"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("were not provided: --prune"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
