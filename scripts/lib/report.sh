@@ -29,7 +29,7 @@ def rows_of($list; $name): [$list[] | select(key == $name) | .rows] | first;
   (if $kind == "drill" then "Drilled end to end against a disposable PostgreSQL \($meta.cluster_major // "?") cluster (\($meta.cluster_removed)), with `scripts/restore-schema --drill`. A backup that has never been restored is a placebo."
    else "Drafted by `scripts/restore-schema`; fill in the cause, the impact and the follow-ups." end),
   "",
-  "- **Verdict:** \(if $meta.status == "succeeded" then "PASS: restored and verified" else "FAIL at step `\($meta.failed_step)` (exit \($meta.exit_code)): \($meta.hint)" end)",
+  "- **Verdict:** \(if $meta.status == "succeeded" then "PASS: restored and verified" elif ($meta.stopped_by // "") != "" then "FAIL: stopped by \($meta.stopped_by) during step `\($meta.failed_step)` (exit \($meta.exit_code)): \($meta.hint)" else "FAIL at step `\($meta.failed_step)` (exit \($meta.exit_code)): \($meta.hint)" end)",
   "- **Snapshot:** \(if $pick then "`\($pick.short_id)` (\($pick.id)), taken \($pick.time) on \($pick.host), tags \($pick.tags | join(","))" elif $meta.dump_file != "" then "none: started from the dump at hand `\($meta.dump_file)`" else "none picked" end)",
   "- **Dump:** \(if $r.dump then "`\($meta.dump_path)`, \($r.dump.size_bytes) bytes, pg_dump \($r.dump.pg_dump_version), written \($r.dump.created.utc // "?")" else "not read" end)",
   "- **Database:** `\($r.database // $meta.database // "?")`, schema `\($meta.schema)`",

@@ -5,218 +5,11 @@
 //! so run `cargo test --workspace`), or in `SCHEMA_RESTORE_BIN` when that is set.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // in tests a panic is a failed test with a line number; a scenario reads top to bottom
 
+mod scenario;
+
+use scenario::{Scenario, TABLES, stderr};
 use std::ffi::OsStr;
-use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::Instant;
-use tempfile::TempDir;
-use testkit::restic::Backup;
-use testkit::schema::assert_valid_record;
-use testkit::{PgCluster, ResticRepo};
-
-const MAJOR: u32 = 16;
-const DUMP_REL: &str = "var/lib/postgres-dumps/gordon-trading.dump";
-const TABLES: [&str; 6] = ["bots", "runs", "equity", "orders", "fills", "positions"];
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// Where the tool binaries are: SCHEMA_RESTORE_BIN, else beside this test's deps/ directory.
-fn bin_dir() -> PathBuf {
-    let dir = std::env::var_os("SCHEMA_RESTORE_BIN").map_or_else(
-        || {
-            let exe = std::env::current_exe().unwrap();
-            exe.parent().unwrap().parent().unwrap().to_path_buf()
-        },
-        PathBuf::from,
-    );
-    assert!(
-        dir.join("schema-swap").is_file() && dir.join("snapshot-pick").is_file(),
-        "the tools are not built in {}: run 'cargo test --workspace', or set SCHEMA_RESTORE_BIN",
-        dir.display()
-    );
-    dir
-}
-
-/// Runs a bash snippet with the demo helpers sourced, and returns its stdout.
-fn demo_lib(snippet: &str) -> String {
-    let lib = repo_root().join("scripts/lib");
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(format!(
-            "set -euo pipefail; source \"$1/common.sh\"; source \"$1/demo-data.sh\"; {snippet}"
-        ))
-        .arg("bash")
-        .arg(&lib)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// `date -u` shifted by `hours`, as restic's --time takes it.
-fn hours_ago(hours: u32) -> String {
-    let out = Command::new("date")
-        .args(["-u", "-d", &format!("-{hours} hours"), "+%Y-%m-%d %H:%M:%S"])
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-/// A cluster with database `gordon` holding the demo schema, a restic repository, and a
-/// scratch directory that is the script's TMPDIR (so leftovers can be seen).
-struct Scenario {
-    pg: PgCluster,
-    repo: ResticRepo,
-    work: TempDir,
-}
-
-impl Scenario {
-    fn new() -> Self {
-        let pg = PgCluster::start(MAJOR);
-        for role in demo_lib("demo::roles").lines() {
-            pg.psql("postgres", &format!("CREATE ROLE {role}"));
-        }
-        pg.create_database("gordon");
-        pg.psql_script("gordon", &demo_lib("demo::schema_sql 1"));
-        let work = tempfile::Builder::new()
-            .prefix("restore-schema-test-")
-            .tempdir()
-            .unwrap();
-        for dir in ["tmp", "run"] {
-            std::fs::create_dir(work.path().join(dir)).unwrap();
-        }
-        // The drill's cluster runs as nobody when the tests run as root: it must reach TMPDIR.
-        std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::set_permissions(
-            work.path().join("tmp"),
-            std::fs::Permissions::from_mode(0o755),
-        )
-        .unwrap();
-        Self {
-            pg,
-            repo: ResticRepo::new(),
-            work,
-        }
-    }
-
-    /// A fresh pg_dump -Fc of `gordon`.
-    fn dump(&self) -> Vec<u8> {
-        let path = self.pg.scratch().join("gordon-trading.dump");
-        self.pg.pg_dump([
-            OsStr::new("-Fc"),
-            OsStr::new("-f"),
-            path.as_os_str(),
-            OsStr::new("gordon"),
-        ]);
-        std::fs::read(path).unwrap()
-    }
-
-    /// Backs `dump` up as the hourly job would, `hours` ago; returns the short snapshot id.
-    fn backup(&self, dump: &[u8], hours: u32) -> String {
-        let time = hours_ago(hours);
-        let id = self.repo.backup(&Backup {
-            time: &time,
-            tz: "UTC",
-            host: "srv-apps",
-            tags: &["srv-apps", "scheduled"],
-            files: &[(DUMP_REL, dump)],
-        });
-        id[..8].to_owned()
-    }
-
-    fn counts(&self) -> Vec<(String, String)> {
-        let tables = self.pg.psql(
-            "gordon",
-            "SELECT string_agg(table_name, ' ' ORDER BY table_name) FROM information_schema.tables WHERE table_schema = 'trading' AND table_type = 'BASE TABLE'",
-        );
-        tables
-            .split_whitespace()
-            .map(|t| {
-                let rows = self
-                    .pg
-                    .psql("gordon", &format!("SELECT count(*) FROM trading.{t}"));
-                (t.to_owned(), rows)
-            })
-            .collect()
-    }
-
-    fn schemas(&self) -> String {
-        self.pg.psql(
-            "gordon",
-            "SELECT string_agg(nspname, ' ' ORDER BY nspname) FROM pg_namespace WHERE nspname LIKE 'trading%'",
-        )
-    }
-
-    fn run_dir(&self) -> PathBuf {
-        self.work.path().join("run")
-    }
-
-    fn tmp(&self) -> PathBuf {
-        self.work.path().join("tmp")
-    }
-
-    /// scripts/restore-schema with `args`, no terminal, aimed at this cluster and repository.
-    fn restore(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new(repo_root().join("scripts/restore-schema"));
-        for (key, _) in std::env::vars_os() {
-            let key_text = key.to_string_lossy();
-            if key_text.starts_with("RESTIC_") || key_text == "RESTORE_SKIP_CONFIRM" {
-                cmd.env_remove(&key);
-            }
-        }
-        self.pg.apply_env(&mut cmd);
-        cmd.envs(self.repo.env())
-            .env("SCHEMA_RESTORE_BIN", bin_dir())
-            .env("TMPDIR", self.tmp())
-            .env("NO_COLOR", "1")
-            .arg("--schema")
-            .arg("trading")
-            .arg("--database")
-            .arg("gordon")
-            .arg("--dump-path")
-            .arg(self.repo.snapshot_path(DUMP_REL))
-            .arg("--run-dir")
-            .arg(self.run_dir())
-            .args(args)
-            .stdin(Stdio::null());
-        let started = Instant::now();
-        let out = cmd.output().unwrap();
-        eprintln!(
-            "restore-schema {args:?}: {} in {:.2} s\n{}",
-            out.status,
-            started.elapsed().as_secs_f64(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    fn record(&self) -> serde_json::Value {
-        assert_valid_record(&std::fs::read(self.run_dir().join("record.json")).unwrap())
-    }
-
-    /// Nothing left in TMPDIR: no staging directory, no dump, no drill cluster.
-    fn assert_nothing_left(&self) {
-        let left: Vec<_> = std::fs::read_dir(self.tmp())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        assert!(left.is_empty(), "left behind in TMPDIR: {left:?}");
-    }
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use std::path::PathBuf;
 
 #[test]
 fn a_dropped_schema_comes_back_with_all_rows() {
@@ -294,31 +87,50 @@ fn a_corrupted_newest_dump_is_caught_and_the_retry_with_skip_snapshot_succeeds()
     s.assert_nothing_left();
 }
 
+/// What can be known wrong before step 1 is refused before step 1: exit 2, one line naming
+/// what to do, no step run, nothing changed.
 #[test]
-fn a_refused_prompt_changes_nothing() {
+fn what_is_wrong_before_the_first_step_is_refused_before_it() {
     let s = Scenario::new();
     s.backup(&s.dump(), 1);
     s.pg.psql("gordon", "DROP TABLE trading.fills");
     let damaged = s.counts();
-    let schemas = s.schemas();
-
-    // No terminal to ask on and no --yes: schema-swap must refuse.
-    let out = s.restore(&[]);
-    assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stderr(&out).contains("schema-swap"), "{}", stderr(&out));
+    let refusals: [(&[&str], Option<&str>, &str); 4] = [
+        // No terminal to ask on and no --yes: the swap could never be confirmed.
+        (&[], None, "no terminal to confirm the swap on: give --yes"),
+        (&["--yes", "--before", "yesterday"], None, "yesterday"),
+        (
+            &["--yes", "--before", "2026-02-30 10:00"],
+            None,
+            "2026-02-30 10:00",
+        ),
+        (
+            &["--yes"],
+            Some("RESTIC_REPOSITORY"),
+            "no restic repository: set RESTIC_REPOSITORY",
+        ),
+    ];
+    for (args, unset, message) in refusals {
+        let mut cmd = s.command(args);
+        if let Some(var) = unset {
+            cmd.env_remove(var);
+        }
+        let out = cmd.output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        let first = err.lines().next().unwrap_or_default();
+        assert!(
+            first.starts_with("restore-schema: ") && first.contains(message),
+            "{args:?}: the first line names the problem: {err}"
+        );
+        assert!(!err.contains("Step 1"), "{args:?}: a step ran: {err}");
+        assert!(
+            !s.run_dir().join("timings.tsv").exists(),
+            "{args:?}: the run started"
+        );
+    }
     assert_eq!(s.counts(), damaged, "the database is unchanged");
-    assert_eq!(s.schemas(), schemas, "no schema was set aside");
-    let record = s.record();
-    assert_eq!(record["swap"]["ok"], false);
-    assert!(
-        record["rowcounts"].get("post").is_none(),
-        "nothing ran after the refusal"
-    );
-    let postmortem = std::fs::read_to_string(s.run_dir().join("postmortem.md")).unwrap();
-    assert!(
-        postmortem.contains("FAIL at step `schema-swap`"),
-        "{postmortem}"
-    );
+    assert_eq!(s.schemas(), "trading");
     s.assert_nothing_left();
 }
 

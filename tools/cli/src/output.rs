@@ -11,21 +11,30 @@ pub fn read_stdin_record() -> Result<Option<Record>, ToolError> {
     if stdin.is_terminal() {
         return Ok(None);
     }
-    Ok(Record::read_from(stdin.lock(), "stdin")?)
+    let record = Record::read_from(stdin.lock(), "stdin")?;
+    if let Some(record) = &record {
+        crate::stop::remember_input(record);
+    }
+    Ok(record)
 }
 
 /// Writes the record to stdout and flushes it. A reader that went away (broken pipe) is not an
 /// error worth a message: the tool ends quietly with the exit code it already had.
 pub fn write_record(record: &Record) -> Result<(), ToolError> {
-    let stdout = std::io::stdout();
-    let mut lock = stdout.lock();
-    match record.write_to(&mut lock).and_then(|()| lock.flush()) {
+    match crate::stop::write_once(|| write_record_unlocked(record)) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(ToolError::could_not_run(format!(
             "writing the record to stdout: {e}"
         ))),
     }
+}
+
+/// Writes the record to stdout, ignoring whether a stop wrote one: only for the stop itself.
+pub(crate) fn write_record_unlocked(record: &Record) -> std::io::Result<()> {
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    record.write_to(&mut lock).and_then(|()| lock.flush())
 }
 
 /// For a tool that could not read the record on stdin: writes a new record holding only its

@@ -90,7 +90,9 @@ const EXIT_CODES: &str = "Exit codes:
      dump written after the damage...)
   2  usage or input error (bad flag, invalid record on stdin)
   3  an earlier section of the record failed; nothing was done
-  4  could not run";
+  4  could not run
+  129, 130, 143  stopped by SIGHUP, SIGINT, SIGTERM: the record is written, with a failed
+     'interrupted' check";
 
 pub fn run(args: &Args) -> ToolResult<ExitCode> {
     let reporter = args.output.reporter();
@@ -103,6 +105,17 @@ pub fn run(args: &Args) -> ToolResult<ExitCode> {
         })
         .transpose()
         .map_err(ToolError::usage)?;
+    let (path, schemas) = (args.dump.display().to_string(), args.schemas.clone());
+    cli::on_stop(
+        SECTION,
+        Section::builder(TOOL, env!("CARGO_PKG_VERSION")),
+        |s| {
+            s.insert_data("path", serde_json::json!(path));
+            s.insert_data("schemas", serde_json::json!(schemas));
+            s.insert_data("tables", serde_json::json!([]));
+            s.insert_data("roles", serde_json::json!([]));
+        },
+    );
     let mut record = match cli::read_stdin_record() {
         Ok(record) => record.unwrap_or_default(),
         Err(error) => {

@@ -80,7 +80,9 @@ const EXIT_CODES: &str = "Exit codes:
   2  usage or input error (bad flag, invalid record on stdin, bad connection settings, a
      system schema)
   3  an earlier section of the record failed; nothing was done
-  4  could not run (server unreachable, or it refused the login)";
+  4  could not run (server unreachable, or it refused the login)
+  129, 130, 143  stopped by SIGHUP, SIGINT, SIGTERM: the record is written, with a failed
+     'interrupted' check";
 
 /// What preflight was asked to check, validated.
 #[derive(Debug, Clone)]
@@ -98,6 +100,11 @@ pub struct Plan {
 
 pub fn run(args: &Args) -> ToolResult<ExitCode> {
     let reporter = args.output.reporter();
+    cli::on_stop(
+        SECTION,
+        Section::builder(TOOL, env!("CARGO_PKG_VERSION")),
+        preflight::empty_data,
+    );
     let mut record = match cli::read_stdin_record() {
         Ok(record) => record.unwrap_or_default(),
         Err(error) => {

@@ -133,7 +133,9 @@ const EXIT_CODES: &str = "Exit codes:
   1  a check failed (counting failed, or --expect-equal and a table differs)
   2  usage or input error (bad flag or label, invalid record on stdin, unreadable --compare)
   3  an earlier section of the record failed; nothing was counted
-  4  could not run (server unreachable, or it refused the login)";
+  4  could not run (server unreachable, or it refused the login)
+  129, 130, 143  stopped by SIGHUP, SIGINT, SIGTERM: the record is written, with a failed
+     'interrupted' check";
 
 fn valid_label(label: &str) -> Result<(), ToolError> {
     let shape = !label.is_empty()
@@ -156,6 +158,11 @@ fn valid_label(label: &str) -> Result<(), ToolError> {
 pub fn run(args: &Args) -> ToolResult<ExitCode> {
     let reporter = args.output.reporter();
     valid_label(&args.label)?;
+    cli::on_stop(
+        SECTION,
+        Section::builder(TOOL, env!("CARGO_PKG_VERSION")),
+        |_| {},
+    );
     let mut record = match cli::read_stdin_record() {
         Ok(record) => record.unwrap_or_default(),
         Err(error) => {

@@ -91,7 +91,9 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", requires = "prune")]
     pub older_than: Option<Duration>,
 
-    /// How long to wait for locks when renaming the schema before giving up.
+    /// How long any statement that takes a lock (the swap, --drop-previous, --prune,
+    /// --rollback) waits for it before giving up. At least 1ms: 0 is refused, since
+    /// PostgreSQL reads a lock_timeout of 0 as "wait for ever".
     #[arg(long, value_name = "DURATION", default_value = "30s")]
     pub lock_timeout: Duration,
 
@@ -140,7 +142,9 @@ const EXIT_CODES: &str = "Exit codes:
      a system schema, a schema name over 42 bytes for a swap or rollback)
   3  an earlier section of the record failed; nothing was done
   4  could not run (server unreachable, no fitting pg_restore, another swap of the schema
-     running, or the commit's outcome unknown because the connection was lost during it)";
+     running, or the commit's outcome unknown because the connection was lost during it)
+  129, 130, 143  stopped by SIGHUP, SIGINT, SIGTERM before the swap began (during it, a
+     signal rolls it back: exit 1, or the commit finishes first); the record is written";
 
 /// What the operator asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +153,18 @@ pub enum Mode {
     Rollback,
     List,
     Prune,
+}
+
+impl Mode {
+    /// The flag that chose the mode, for messages.
+    fn flag(self) -> &'static str {
+        match self {
+            Self::Swap => "a swap",
+            Self::Rollback => "--rollback",
+            Self::List => "--list",
+            Self::Prune => "--prune",
+        }
+    }
 }
 
 impl Args {
@@ -200,6 +216,11 @@ pub struct Job {
 
 pub fn run(args: &Args) -> ToolResult<ExitCode> {
     let reporter = args.output.reporter();
+    cli::on_stop(
+        SECTION,
+        Section::builder(TOOL, env!("CARGO_PKG_VERSION")),
+        empty_data,
+    );
     let mut record = match cli::read_stdin_record() {
         Ok(record) => record.unwrap_or_default(),
         Err(error) => {
@@ -300,6 +321,26 @@ fn job(args: &Args, record: &record::Record) -> ToolResult<Job> {
         return Err(ToolError::usage(
             "--prune needs --keep N or --older-than DURATION: say which previous schemas to drop",
         ));
+    }
+    if args.lock_timeout.0 < jiff::SignedDuration::from_millis(1) {
+        return Err(ToolError::usage(format!(
+            "--lock-timeout {}: PostgreSQL would read it as \"wait for ever\"; give at least 1ms, e.g. 30s",
+            args.lock_timeout
+        )));
+    }
+    if mode != Mode::Swap {
+        // Flags of a swap given to another mode would be ignored in silence: refuse them.
+        let swap_only = [
+            (args.dump.is_some(), "--dump"),
+            (args.drop_previous, "--drop-previous"),
+            (args.repoint_dependents, "--repoint-dependents"),
+        ];
+        if let Some((_, flag)) = swap_only.iter().find(|(given, _)| *given) {
+            return Err(ToolError::usage(format!(
+                "{flag} goes with a swap, not with {}: leave it out",
+                mode.flag()
+            )));
+        }
     }
     if args.dry_run && args.drop_previous {
         return Err(ToolError::usage(

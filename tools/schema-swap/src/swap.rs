@@ -148,7 +148,9 @@ pub async fn run(
         return Ok(());
     }
 
-    // 4. The transaction.
+    // 4. The transaction. From here a signal must not end the process before the record
+    // says whether the transaction rolled back or committed: this tool handles it.
+    cli::defer_signals();
     reporter.info(format!("Replacing: {summary}"));
     let mut stats = Stats {
         sent: vec![None; plan.tables.len()],
@@ -324,7 +326,7 @@ pub async fn run(
             }),
         );
         if job.drop_previous {
-            let check = previous::drop_one(&client, aside).await;
+            let check = previous::drop_one(&client, aside, job.lock_timeout).await;
             push(section, reporter, check);
         } else {
             reporter.info(format!(
@@ -1198,19 +1200,25 @@ fn tables_value(plan: &Plan, stats: &Stats) -> Value {
     )
 }
 
-/// Resolves when SIGINT or SIGTERM arrives; names it. Never resolves if the handlers cannot
-/// be installed (then the default action, ending the process, still rolls back).
+/// Resolves when SIGINT, SIGTERM or SIGHUP arrives (or arrived since the tool deferred
+/// signals, before these handlers existed); names it. Never resolves if the handlers cannot
+/// be installed (then cli's watcher stays deferred, and a kill still rolls back).
 async fn interrupted() -> &'static str {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
     ) else {
         return std::future::pending().await;
     };
+    if let Some(name) = cli::signal_received() {
+        return name;
+    }
     tokio::select! {
         _ = int.recv() => "SIGINT",
         _ = term.recv() => "SIGTERM",
+        _ = hup.recv() => "SIGHUP",
     }
 }
 

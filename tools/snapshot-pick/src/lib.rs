@@ -93,7 +93,9 @@ const EXIT_CODES: &str = "Exit codes:
   1  a check failed (nothing older than the time, stale backups, no snapshot holds the file)
   2  usage or input error (bad flag, unreadable or invalid snapshot list)
   3  not used: snapshot-pick starts a pipeline, no earlier section can fail
-  4  could not run (restic failed for --verify-file)";
+  4  could not run (restic failed for --verify-file)
+  129, 130, 143  stopped by SIGHUP, SIGINT, SIGTERM: the record is written, with a failed
+     'interrupted' check";
 
 /// Runs the tool: reads the list, picks, writes the record.
 pub fn run(args: &Args) -> ToolResult<ExitCode> {
@@ -111,6 +113,7 @@ pub fn run(args: &Args) -> ToolResult<ExitCode> {
         }
     }
 
+    on_stop(&before, &filter);
     let (text, source) = read_input(args.from.as_ref())?;
     let mut section = Section::builder(TOOL, env!("CARGO_PKG_VERSION"));
     section.insert_data("before", before_value(&before));
@@ -271,6 +274,22 @@ fn before_value(before: &cli::when::Before) -> Value {
         value["zone"] = json!(zone);
     }
     value
+}
+
+/// A stop (SIGTERM...) writes the section with the keys it always has, and no pick.
+fn on_stop(before: &cli::when::Before, filter: &Filter) {
+    let (before, filters) = (before_value(before), filter.to_value());
+    cli::on_stop(
+        SECTION,
+        Section::builder(TOOL, env!("CARGO_PKG_VERSION")),
+        |s| {
+            s.insert_data("before", before);
+            s.insert_data("filters", filters);
+            s.insert_data("pick", Value::Null);
+            s.insert_data("considered", json!(0));
+            s.insert_data("candidates", json!(0));
+        },
+    );
 }
 
 fn read_input(from: Option<&PathBuf>) -> ToolResult<(String, String)> {

@@ -13,16 +13,19 @@ pub struct CouldNotRun(pub String);
 
 /// The size of `file` in the snapshot, or None when the snapshot does not hold it.
 pub fn file_size(restic: &Path, snapshot_id: &str, file: &str) -> Result<Option<u64>, CouldNotRun> {
-    let output = Command::new(restic)
-        .args(["ls", "--json", "--no-lock", snapshot_id, file])
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| {
-            CouldNotRun(format!(
-                "running '{}': {e}: install restic or name it with --restic",
-                restic.display()
-            ))
-        })?;
+    let output = cli::output_of(
+        Command::new(restic)
+            .args(["ls", "--json", "--no-lock", snapshot_id, file])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )
+    .map_err(|e| {
+        CouldNotRun(format!(
+            "running '{}': {e}: install restic or name it with --restic",
+            restic.display()
+        ))
+    })?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let last = stderr
