@@ -23,7 +23,7 @@ _dump__validate() {
 
     case "${cmd}" in
         dump__validate)
-            opts="-q -h -V --schema --require-table --min-size --expect-size --before --tz --dump-tz --quick --jobs --format --quiet --color --help --version"
+            opts="-q -h -V --schema --require-table --min-size --expect-size --before --tz --dump-tz --quick --jobs --format --new-record --max-record --quiet --color --pretty --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -63,6 +63,10 @@ _dump__validate() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "json table" -- "${cur}"))
+                    return 0
+                    ;;
+                --max-record)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --color)

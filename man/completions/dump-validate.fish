@@ -8,10 +8,13 @@ complete -c dump-validate -l dump-tz -d 'The zone of the host that ran pg_dump: 
 complete -c dump-validate -l jobs -d 'Threads that read data blocks; default the number of cores' -r
 complete -c dump-validate -l format -d 'What to print on stdout' -r -f -a "json\t'The record, with this tool\'s \'dump\' section (for pipelines)'
 table\t'A table for people: header, tables and row counts, checks'"
+complete -c dump-validate -l max-record -d 'The largest record read on stdin; a larger one is refused (exit 2) before it is parsed. Records are kilobytes to a few megabytes even for thousands of tables' -r
 complete -c dump-validate -l color -d 'Colour the stderr messages' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
 always\t''
 never\t''"
 complete -c dump-validate -l quick -d 'Read the header and table of contents only; skip the data blocks and row counts'
+complete -c dump-validate -l new-record -d 'Start a new record even though stdin is an empty pipe. Without it an empty pipe means the tool before this one wrote nothing (it failed or was stopped), and this tool stops with exit 3. A terminal or /dev/null on stdin always starts a new record'
 complete -c dump-validate -s q -l quiet -d 'Print only failures on stderr'
+complete -c dump-validate -l pretty -d 'Write the record indented, one key per line, as it is when stdout is a terminal; otherwise it is one line'
 complete -c dump-validate -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dump-validate -s V -l version -d 'Print version'

@@ -25,12 +25,15 @@ _dump-validate() {
 '--jobs=[Threads that read data blocks; default the number of cores]:N:_default' \
 '--format=[What to print on stdout]:FORMAT:((json\:"The record, with this tool'\''s '\''dump'\'' section (for pipelines)"
 table\:"A table for people\: header, tables and row counts, checks"))' \
+'--max-record=[The largest record read on stdin; a larger one is refused (exit 2) before it is parsed. Records are kilobytes to a few megabytes even for thousands of tables]:SIZE:_default' \
 '--color=[Colour the stderr messages]:WHEN:((auto\:"Colour when stderr is a terminal and NO_COLOR is unset"
 always\:""
 never\:""))' \
 '--quick[Read the header and table of contents only; skip the data blocks and row counts]' \
+'--new-record[Start a new record even though stdin is an empty pipe. Without it an empty pipe means the tool before this one wrote nothing (it failed or was stopped), and this tool stops with exit 3. A terminal or /dev/null on stdin always starts a new record]' \
 '-q[Print only failures on stderr]' \
 '--quiet[Print only failures on stderr]' \
+'--pretty[Write the record indented, one key per line, as it is when stdout is a terminal; otherwise it is one line]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \

@@ -10,12 +10,15 @@ csv\t'schema,table,rows,exact[,compare_rows,difference,status] (readable again b
 markdown\t'The postmortem\'s table'
 table\t'An aligned table for people'"
 complete -c rowcount-report -l dsn -d 'Connection string: key=value pairs or a postgresql:// URI [default: PG* variables]' -r
+complete -c rowcount-report -l max-record -d 'The largest record read on stdin; a larger one is refused (exit 2) before it is parsed. Records are kilobytes to a few megabytes even for thousands of tables' -r
 complete -c rowcount-report -l color -d 'Colour the stderr messages' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
 always\t''
 never\t''"
 complete -c rowcount-report -l exact -d 'Exact counts, SELECT count(*) (the default)'
 complete -c rowcount-report -l estimate -d 'Planner estimates (pg_class.reltuples) instead of counting: instant, labelled as estimates'
 complete -c rowcount-report -l expect-equal -d 'Fail when any table differs from --compare (added, removed, changed or unknown)'
+complete -c rowcount-report -l new-record -d 'Start a new record even though stdin is an empty pipe. Without it an empty pipe means the tool before this one wrote nothing (it failed or was stopped), and this tool stops with exit 3. A terminal or /dev/null on stdin always starts a new record'
 complete -c rowcount-report -s q -l quiet -d 'Print only failures on stderr'
+complete -c rowcount-report -l pretty -d 'Write the record indented, one key per line, as it is when stdout is a terminal; otherwise it is one line'
 complete -c rowcount-report -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rowcount-report -s V -l version -d 'Print version'

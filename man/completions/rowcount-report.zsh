@@ -27,14 +27,17 @@ csv\:"schema,table,rows,exact\[,compare_rows,difference,status\] (readable again
 markdown\:"The postmortem'\''s table"
 table\:"An aligned table for people"))' \
 '--dsn=[Connection string\: key=value pairs or a postgresql\:// URI \[default\: PG* variables\]]:CONNINFO|URI:_default' \
+'--max-record=[The largest record read on stdin; a larger one is refused (exit 2) before it is parsed. Records are kilobytes to a few megabytes even for thousands of tables]:SIZE:_default' \
 '--color=[Colour the stderr messages]:WHEN:((auto\:"Colour when stderr is a terminal and NO_COLOR is unset"
 always\:""
 never\:""))' \
 '(--estimate)--exact[Exact counts, SELECT count(*) (the default)]' \
 '--estimate[Planner estimates (pg_class.reltuples) instead of counting\: instant, labelled as estimates]' \
 '--expect-equal[Fail when any table differs from --compare (added, removed, changed or unknown)]' \
+'--new-record[Start a new record even though stdin is an empty pipe. Without it an empty pipe means the tool before this one wrote nothing (it failed or was stopped), and this tool stops with exit 3. A terminal or /dev/null on stdin always starts a new record]' \
 '-q[Print only failures on stderr]' \
 '--quiet[Print only failures on stderr]' \
+'--pretty[Write the record indented, one key per line, as it is when stdout is a terminal; otherwise it is one line]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \

@@ -2,7 +2,7 @@ complete -c schema-swap -l schema -d 'The schema to replace; default the record\
 complete -c schema-swap -l dump -d 'The dump: a custom-format file or a directory-format directory; default the record\'s dump section' -r -F
 complete -c schema-swap -l keep -d 'With --prune: how many of the newest previous schemas to keep' -r
 complete -c schema-swap -l older-than -d 'With --prune: drop previous schemas set aside longer ago than this, e.g. 7d' -r
-complete -c schema-swap -l lock-timeout -d 'How long to wait for locks when renaming the schema before giving up' -r
+complete -c schema-swap -l lock-timeout -d 'How long any statement that takes a lock (the swap, --drop-previous, --prune, --rollback) waits for it before giving up. At least 1ms: 0 is refused, since PostgreSQL reads a lock_timeout of 0 as "wait for ever"' -r
 complete -c schema-swap -l maintenance-work-mem -d 'maintenance_work_mem for the restore\'s session (index and key builds)' -r
 complete -c schema-swap -l work-mem -d 'work_mem for the restore\'s session (foreign key validation, materialized view refresh)' -r
 complete -c schema-swap -l copy-format -d 'How table data goes to the server: `auto` converts the dump\'s COPY text to COPY\'s binary form, which the server takes with far less work, for every table whose column types schema-swap knows, in UTF-8 dumps on PostgreSQL 12 and later (other tables go as text, and so does a table holding a value the converter is not sure of); `text` sends the dump\'s text as it is' -r -f -a "auto\t''
@@ -10,6 +10,7 @@ text\t''"
 complete -c schema-swap -l jobs -d 'Threads that count the dump\'s rows when the record has no counts; default the cores' -r
 complete -c schema-swap -l pg-bindir -d 'Look for pg_restore only in this directory (repeatable); default PATH, /usr/lib/postgresql/*/bin and /opt/schema-restore/pg/*/bin' -r -F
 complete -c schema-swap -l dsn -d 'Connection string: key=value pairs or a postgresql:// URI [default: PG* variables]' -r
+complete -c schema-swap -l max-record -d 'The largest record read on stdin; a larger one is refused (exit 2) before it is parsed. Records are kilobytes to a few megabytes even for thousands of tables' -r
 complete -c schema-swap -l color -d 'Colour the stderr messages' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
 always\t''
 never\t''"
@@ -21,6 +22,8 @@ complete -c schema-swap -l rollback -d 'Swap the newest previous schema back in,
 complete -c schema-swap -l list -d 'List the previous schemas kept, with their times and sizes'
 complete -c schema-swap -l prune -d 'Drop previous schemas: those beyond --keep, or older than --older-than'
 complete -c schema-swap -l no-freeze -d 'Load tables with plain COPY instead of COPY FREEZE'
+complete -c schema-swap -l new-record -d 'Start a new record even though stdin is an empty pipe. Without it an empty pipe means the tool before this one wrote nothing (it failed or was stopped), and this tool stops with exit 3. A terminal or /dev/null on stdin always starts a new record'
 complete -c schema-swap -s q -l quiet -d 'Print only failures on stderr'
+complete -c schema-swap -l pretty -d 'Write the record indented, one key per line, as it is when stdout is a terminal; otherwise it is one line'
 complete -c schema-swap -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c schema-swap -s V -l version -d 'Print version'

@@ -19,13 +19,14 @@ _schema-swap() {
 '--dump=[The dump\: a custom-format file or a directory-format directory; default the record'\''s dump section]:FILE:_files' \
 '--keep=[With --prune\: how many of the newest previous schemas to keep]:N:_default' \
 '--older-than=[With --prune\: drop previous schemas set aside longer ago than this, e.g. 7d]:DURATION:_default' \
-'--lock-timeout=[How long to wait for locks when renaming the schema before giving up]:DURATION:_default' \
+'--lock-timeout=[How long any statement that takes a lock (the swap, --drop-previous, --prune, --rollback) waits for it before giving up. At least 1ms\: 0 is refused, since PostgreSQL reads a lock_timeout of 0 as "wait for ever"]:DURATION:_default' \
 '--maintenance-work-mem=[maintenance_work_mem for the restore'\''s session (index and key builds)]:SIZE:_default' \
 '--work-mem=[work_mem for the restore'\''s session (foreign key validation, materialized view refresh)]:SIZE:_default' \
 '--copy-format=[How table data goes to the server\: \`auto\` converts the dump'\''s COPY text to COPY'\''s binary form, which the server takes with far less work, for every table whose column types schema-swap knows, in UTF-8 dumps on PostgreSQL 12 and later (other tables go as text, and so does a table holding a value the converter is not sure of); \`text\` sends the dump'\''s text as it is]:FORMAT:(auto text)' \
 '--jobs=[Threads that count the dump'\''s rows when the record has no counts; default the cores]:N:_default' \
 '*--pg-bindir=[Look for pg_restore only in this directory (repeatable); default PATH, /usr/lib/postgresql/*/bin and /opt/schema-restore/pg/*/bin]:DIR:_files' \
 '--dsn=[Connection string\: key=value pairs or a postgresql\:// URI \[default\: PG* variables\]]:CONNINFO|URI:_default' \
+'--max-record=[The largest record read on stdin; a larger one is refused (exit 2) before it is parsed. Records are kilobytes to a few megabytes even for thousands of tables]:SIZE:_default' \
 '--color=[Colour the stderr messages]:WHEN:((auto\:"Colour when stderr is a terminal and NO_COLOR is unset"
 always\:""
 never\:""))' \
@@ -38,8 +39,10 @@ never\:""))' \
 '--list[List the previous schemas kept, with their times and sizes]' \
 '--prune[Drop previous schemas\: those beyond --keep, or older than --older-than]' \
 '--no-freeze[Load tables with plain COPY instead of COPY FREEZE]' \
+'--new-record[Start a new record even though stdin is an empty pipe. Without it an empty pipe means the tool before this one wrote nothing (it failed or was stopped), and this tool stops with exit 3. A terminal or /dev/null on stdin always starts a new record]' \
 '-q[Print only failures on stderr]' \
 '--quiet[Print only failures on stderr]' \
+'--pretty[Write the record indented, one key per line, as it is when stdout is a terminal; otherwise it is one line]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \

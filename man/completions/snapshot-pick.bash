@@ -23,7 +23,7 @@ _snapshot__pick() {
 
     case "${cmd}" in
         snapshot__pick)
-            opts="-q -h -V --before --tz --from --host --tag --path --skip --cadence --window --max-age --verify-file --min-size --restic --quiet --color --help --version"
+            opts="-q -h -V --before --tz --from --max-input --host --tag --path --skip --cadence --window --max-age --verify-file --min-size --restic --quiet --color --pretty --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -38,6 +38,10 @@ _snapshot__pick() {
                     return 0
                     ;;
                 --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-input)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -18,6 +18,7 @@ _snapshot-pick() {
 '--before=[The time the damage happened\: RFC 3339, '\''YYYY-MM-DD HH\:MM\[\:SS\]'\'' (in --tz), '\''90m ago'\'', or '\''now'\'']:TIME:_default' \
 '--tz=[Time zone for a wall-clock --before (IANA name or offset); default the local zone]:ZONE:_default' \
 '--from=[Read restic'\''s snapshot list from FILE instead of stdin]:FILE:_files' \
+'--max-input=[The largest snapshot list read; a larger one is refused (exit 2). A list takes about 1 KB per snapshot\: 1GiB is a million snapshots]:SIZE:_default' \
 '*--host=[Only snapshots of this host (repeatable\: any of them)]:HOST:_default' \
 '*--tag=[Only snapshots with all these tags, '\''a,b'\'' (repeatable\: any of the lists)]:TAG[,TAG]:_default' \
 '*--path=[Only snapshots that include this absolute path (repeatable\: all of them)]:PATH:_default' \
@@ -33,6 +34,7 @@ always\:""
 never\:""))' \
 '-q[Print only failures on stderr]' \
 '--quiet[Print only failures on stderr]' \
+'--pretty[Write the record indented, one key per line, as it is when stdout is a terminal; otherwise it is one line]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \

@@ -23,7 +23,7 @@ _svc__verify() {
 
     case "${cmd}" in
         svc__verify)
-            opts="-q -h -V --checks --check --var --wait --timeout --max-body --cacert --follow-redirects --rowcount-label --database --dsn --quiet --color --help --version"
+            opts="-q -h -V --checks --check --var --wait --timeout --max-body --cacert --follow-redirects --rowcount-label --database --dsn --new-record --max-record --quiet --color --pretty --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -66,6 +66,10 @@ _svc__verify() {
                     return 0
                     ;;
                 --dsn)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-record)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

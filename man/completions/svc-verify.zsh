@@ -25,12 +25,15 @@ _svc-verify() {
 '--rowcount-label=[The label of the row counts in the record to compare with (.rowcounts.<LABEL>); the dump section'\''s counts are used for tables it does not hold]:LABEL:_default' \
 '--database=[The database SQL values are read from; default the record'\''s database, else the connection'\''s]:NAME:_default' \
 '--dsn=[Connection string\: key=value pairs or a postgresql\:// URI \[default\: PG* variables\]]:CONNINFO|URI:_default' \
+'--max-record=[The largest record read on stdin; a larger one is refused (exit 2) before it is parsed. Records are kilobytes to a few megabytes even for thousands of tables]:SIZE:_default' \
 '--color=[Colour the stderr messages]:WHEN:((auto\:"Colour when stderr is a terminal and NO_COLOR is unset"
 always\:""
 never\:""))' \
 '--follow-redirects[Follow redirects (up to 10), unless a check says otherwise. By default a redirect is the answer, and fails a check that expects 200]' \
+'--new-record[Start a new record even though stdin is an empty pipe. Without it an empty pipe means the tool before this one wrote nothing (it failed or was stopped), and this tool stops with exit 3. A terminal or /dev/null on stdin always starts a new record]' \
 '-q[Print only failures on stderr]' \
 '--quiet[Print only failures on stderr]' \
+'--pretty[Write the record indented, one key per line, as it is when stdout is a terminal; otherwise it is one line]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \

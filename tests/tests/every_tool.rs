@@ -127,6 +127,76 @@ fn what_every_tool_prints_is_a_valid_record_even_on_bad_input() {
     }
 }
 
+/// The tools that read a record on stdin (snapshot-pick reads restic's list instead).
+fn record_readers()
+-> impl Iterator<Item = &'static (&'static str, &'static str, &'static [&'static str])> {
+    TOOLS.iter().filter(|(tool, _, _)| *tool != "snapshot-pick")
+}
+
+/// An empty pipe is a tool before this one that wrote nothing: exit 3 and a record that says
+/// so, never a fresh start on the flags alone; --new-record or /dev/null start one.
+#[test]
+fn an_empty_pipe_stops_the_tool_unless_it_is_told_to_start_a_record() {
+    for (tool, section, args) in record_readers() {
+        let out = Command::new(binary(tool))
+            .args(*args)
+            .stdin(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{tool}: {stderr}");
+        assert!(
+            stderr.contains("stdin is an empty pipe"),
+            "{tool}: {stderr}"
+        );
+        let record = assert_valid_record(&out.stdout);
+        assert_eq!(record[section]["ok"], false, "{tool}");
+        for start in [&["--new-record"][..], &[][..]] {
+            let stdin = if start.is_empty() {
+                std::process::Stdio::null()
+            } else {
+                std::process::Stdio::piped()
+            };
+            let out = Command::new(binary(tool))
+                .args(*args)
+                .args(start)
+                .stdin(stdin)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_ne!(out.status.code(), Some(3), "{tool} {start:?}: {stderr}");
+            assert!(!stderr.contains("empty pipe"), "{tool} {start:?}: {stderr}");
+        }
+    }
+}
+
+/// stdin without end (/dev/zero) is read up to --max-record and refused, not read until the
+/// machine runs out of memory.
+#[test]
+fn a_record_past_the_limit_is_refused_before_it_is_parsed() {
+    for (tool, section, args) in record_readers() {
+        let zero = std::fs::File::open("/dev/zero").unwrap();
+        let out = Command::new(binary(tool))
+            .args(*args)
+            .args(["--max-record", "1MiB"])
+            .stdin(zero)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{tool}: {stderr}");
+        assert!(
+            stderr.contains("larger than --max-record 1.0 MiB")
+                && stderr.contains("--max-record 4MiB"),
+            "{tool}: {stderr}"
+        );
+        assert_eq!(
+            assert_valid_record(&out.stdout)[section]["ok"],
+            false,
+            "{tool}"
+        );
+    }
+}
+
 #[test]
 fn a_broken_pipe_ends_quietly() {
     // The reader is gone before the tool writes: its write fails with EPIPE for certain, since

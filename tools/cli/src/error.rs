@@ -29,6 +29,14 @@ impl ToolError {
         }
     }
 
+    /// The tool before this one failed or wrote nothing; nothing was done: exit 3.
+    pub fn upstream(message: impl Into<String>) -> Self {
+        Self {
+            code: ExitCode::UpstreamFailed,
+            message: message.into(),
+        }
+    }
+
     /// The action failed (and was rolled back): exit 1.
     pub fn failed(message: impl Into<String>) -> Self {
         Self {

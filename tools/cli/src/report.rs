@@ -15,7 +15,7 @@ pub enum ColorChoice {
     Never,
 }
 
-/// Flags every tool has for its stderr output.
+/// Flags every tool has for its output: messages on stderr, the record on stdout.
 #[derive(Debug, Clone, Args)]
 pub struct OutputArgs {
     /// Print only failures on stderr.
@@ -25,10 +25,23 @@ pub struct OutputArgs {
     /// Colour the stderr messages.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
+
+    /// Write the record indented, one key per line, as it is when stdout is a terminal;
+    /// otherwise it is one line.
+    #[arg(long)]
+    pub pretty: bool,
 }
 
 impl OutputArgs {
-    pub fn reporter(&self) -> Reporter {
+    /// Applies the flags: the record's layout on stdout (see [`crate::write_record`]), and
+    /// returns the reporter for stderr.
+    pub fn start(&self) -> Reporter {
+        let pretty = self.pretty || std::io::stdout().is_terminal();
+        crate::output::set_layout(if pretty {
+            record::Layout::Pretty
+        } else {
+            record::Layout::Compact
+        });
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let color = match self.color {
             ColorChoice::Always => true,

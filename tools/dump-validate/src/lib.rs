@@ -81,6 +81,9 @@ pub struct Args {
     pub format: OutputFormat,
 
     #[command(flatten)]
+    pub input: cli::InputArgs,
+
+    #[command(flatten)]
     pub output: OutputArgs,
 }
 
@@ -89,13 +92,14 @@ const EXIT_CODES: &str = "Exit codes:
   1  a check failed (truncated or corrupt data, no objects of the schema, missing table,
      dump written after the damage...)
   2  usage or input error (bad flag, invalid record on stdin)
-  3  an earlier section of the record failed; nothing was done
+  3  an earlier section of the record failed, or stdin is an empty pipe (the tool before
+     wrote nothing); nothing was done
   4  could not run
   129, 130, 143  stopped by SIGHUP, SIGINT, SIGTERM: the record is written, with a failed
      'interrupted' check";
 
 pub fn run(args: &Args) -> ToolResult<ExitCode> {
-    let reporter = args.output.reporter();
+    let reporter = args.output.start();
     let now = jiff::Timestamp::now();
     let before = args
         .before
@@ -116,7 +120,7 @@ pub fn run(args: &Args) -> ToolResult<ExitCode> {
             s.insert_data("roles", serde_json::json!([]));
         },
     );
-    let mut record = match cli::read_stdin_record() {
+    let mut record = match cli::read_stdin_record(&args.input) {
         Ok(record) => record.unwrap_or_default(),
         Err(error) => {
             let section = Section::builder(TOOL, env!("CARGO_PKG_VERSION"));

@@ -115,8 +115,12 @@ impl Run {
 }
 
 fn validate(args: &[&str], stdin: &str) -> Run {
-    let output = Command::cargo_bin("dump-validate")
-        .unwrap()
+    let mut cmd = Command::cargo_bin("dump-validate").unwrap();
+    if stdin.is_empty() {
+        // The test's empty stdin is a pipe: say that this run starts the record.
+        cmd.arg("--new-record");
+    }
+    let output = cmd
         .env("NO_COLOR", "1")
         .env("TZ", "UTC")
         .args(args)
@@ -432,7 +436,7 @@ fn schema_tables_time_and_the_record() {
     // No schema anywhere: a usage error.
     let out = Command::cargo_bin("dump-validate")
         .unwrap()
-        .arg(file)
+        .args(["--new-record", file])
         .write_stdin("")
         .output()
         .unwrap();
@@ -442,7 +446,14 @@ fn schema_tables_time_and_the_record() {
     // The table for people.
     let out = Command::cargo_bin("dump-validate")
         .unwrap()
-        .args(["--schema", "trading", "--format", "table", file])
+        .args([
+            "--schema",
+            "trading",
+            "--format",
+            "table",
+            "--new-record",
+            file,
+        ])
         .write_stdin("")
         .output()
         .unwrap();

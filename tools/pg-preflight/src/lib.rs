@@ -69,6 +69,9 @@ pub struct Args {
     pub conn: ConnArgs,
 
     #[command(flatten)]
+    pub input: cli::InputArgs,
+
+    #[command(flatten)]
     pub output: OutputArgs,
 }
 
@@ -79,7 +82,8 @@ const EXIT_CODES: &str = "Exit codes:
      needs that the target lacks)
   2  usage or input error (bad flag, invalid record on stdin, bad connection settings, a
      system schema)
-  3  an earlier section of the record failed; nothing was done
+  3  an earlier section of the record failed, or stdin is an empty pipe (the tool before
+     wrote nothing); nothing was done
   4  could not run (server unreachable, or it refused the login)
   129, 130, 143  stopped by SIGHUP, SIGINT, SIGTERM: the record is written, with a failed
      'interrupted' check";
@@ -99,13 +103,13 @@ pub struct Plan {
 }
 
 pub fn run(args: &Args) -> ToolResult<ExitCode> {
-    let reporter = args.output.reporter();
+    let reporter = args.output.start();
     cli::on_stop(
         SECTION,
         Section::builder(TOOL, env!("CARGO_PKG_VERSION")),
         preflight::empty_data,
     );
-    let mut record = match cli::read_stdin_record() {
+    let mut record = match cli::read_stdin_record(&args.input) {
         Ok(record) => record.unwrap_or_default(),
         Err(error) => {
             let section = Section::builder(TOOL, env!("CARGO_PKG_VERSION"));

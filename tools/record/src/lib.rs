@@ -51,6 +51,16 @@ pub const JSON_SCHEMA: &str = include_str!("../record.schema.json");
 /// Keys at the top level that are not sections.
 const TOP_LEVEL_FIELDS: [&str; 3] = ["record_version", "schema", "database"];
 
+/// How a record is laid out when written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// One line: what tools pass to each other. Indenting a large record makes it several
+    /// times larger at every step of a pipeline.
+    Compact,
+    /// Indented, one key per line: for people.
+    Pretty,
+}
+
 /// Why a record could not be read. Every variant is a usage/input error (exit 2).
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
@@ -237,9 +247,12 @@ impl Record {
         Value::Object(self.doc.clone())
     }
 
-    /// Writes the record as one pretty-printed JSON document followed by a newline.
-    pub fn write_to(&self, mut writer: impl Write) -> std::io::Result<()> {
-        serde_json::to_writer_pretty(&mut writer, &self.doc)?;
+    /// Writes the record as one JSON document followed by a newline.
+    pub fn write_to(&self, mut writer: impl Write, layout: Layout) -> std::io::Result<()> {
+        match layout {
+            Layout::Compact => serde_json::to_writer(&mut writer, &self.doc)?,
+            Layout::Pretty => serde_json::to_writer_pretty(&mut writer, &self.doc)?,
+        }
         writer.write_all(b"\n")?;
         writer.flush()
     }
@@ -263,7 +276,7 @@ mod tests {
         let text = r#"{"record_version":1,"zeta":{"x":[1,2]},"schema":"trading","database":null,"alpha":{"tool":"t","ok":true}}"#;
         let record = Record::parse(text, "stdin").unwrap().unwrap();
         let mut out = Vec::new();
-        record.write_to(&mut out).unwrap();
+        record.write_to(&mut out, Layout::Pretty).unwrap();
         let round: Value = serde_json::from_slice(&out).unwrap();
         let keys: Vec<_> = round.as_object().unwrap().keys().cloned().collect();
         assert_eq!(

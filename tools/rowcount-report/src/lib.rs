@@ -125,6 +125,9 @@ pub struct Args {
     pub conn: ConnArgs,
 
     #[command(flatten)]
+    pub input: cli::InputArgs,
+
+    #[command(flatten)]
     pub output: OutputArgs,
 }
 
@@ -132,7 +135,8 @@ const EXIT_CODES: &str = "Exit codes:
   0  counted (warnings allowed: a schema that does not exist, differences without --expect-equal)
   1  a check failed (counting failed, or --expect-equal and a table differs)
   2  usage or input error (bad flag or label, invalid record on stdin, unreadable --compare)
-  3  an earlier section of the record failed; nothing was counted
+  3  an earlier section of the record failed, or stdin is an empty pipe (the tool before
+     wrote nothing); nothing was counted
   4  could not run (server unreachable, or it refused the login)
   129, 130, 143  stopped by SIGHUP, SIGINT, SIGTERM: the record is written, with a failed
      'interrupted' check";
@@ -156,14 +160,14 @@ fn valid_label(label: &str) -> Result<(), ToolError> {
 }
 
 pub fn run(args: &Args) -> ToolResult<ExitCode> {
-    let reporter = args.output.reporter();
+    let reporter = args.output.start();
     valid_label(&args.label)?;
     cli::on_stop(
         SECTION,
         Section::builder(TOOL, env!("CARGO_PKG_VERSION")),
         |_| {},
     );
-    let mut record = match cli::read_stdin_record() {
+    let mut record = match cli::read_stdin_record(&args.input) {
         Ok(record) => record.unwrap_or_default(),
         Err(error) => {
             let section = Section::builder(TOOL, env!("CARGO_PKG_VERSION"));

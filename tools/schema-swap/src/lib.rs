@@ -130,6 +130,9 @@ pub struct Args {
     pub conn: ConnArgs,
 
     #[command(flatten)]
+    pub input: cli::InputArgs,
+
+    #[command(flatten)]
     pub output: OutputArgs,
 }
 
@@ -140,7 +143,8 @@ const EXIT_CODES: &str = "Exit codes:
      target lacks
   2  usage or input error (bad flag, invalid record, no dump, no confirmation without a terminal,
      a system schema, a schema name over 42 bytes for a swap or rollback)
-  3  an earlier section of the record failed; nothing was done
+  3  an earlier section of the record failed, or stdin is an empty pipe (the tool before
+     wrote nothing); nothing was done
   4  could not run (server unreachable, no fitting pg_restore, another swap of the schema
      running, or the commit's outcome unknown because the connection was lost during it)
   129, 130, 143  stopped by SIGHUP, SIGINT, SIGTERM before the swap began (during it, a
@@ -215,13 +219,13 @@ pub struct Job {
 }
 
 pub fn run(args: &Args) -> ToolResult<ExitCode> {
-    let reporter = args.output.reporter();
+    let reporter = args.output.start();
     cli::on_stop(
         SECTION,
         Section::builder(TOOL, env!("CARGO_PKG_VERSION")),
         empty_data,
     );
-    let mut record = match cli::read_stdin_record() {
+    let mut record = match cli::read_stdin_record(&args.input) {
         Ok(record) => record.unwrap_or_default(),
         Err(error) => {
             let section = Section::builder(TOOL, env!("CARGO_PKG_VERSION"));

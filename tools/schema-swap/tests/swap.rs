@@ -575,7 +575,7 @@ fn a_newer_dump_into_an_older_server_leaves_out_settings_and_names_what_it_lacks
             .envs(old.env())
             .env("PGDATABASE", "gordon")
             .env("NO_COLOR", "1")
-            .args(["--schema", "app", "--yes", "--dump"])
+            .args(["--new-record", "--schema", "app", "--yes", "--dump"])
             .arg(dump);
         cmd.output().unwrap()
     };
@@ -634,6 +634,7 @@ fn system_schemas_and_names_too_long_are_refused_before_connecting() {
             .env("PGHOST", "127.0.0.1")
             .env("PGPORT", &closed)
             .env("NO_COLOR", "1")
+            .arg("--new-record")
             .args(args)
             .output()
             .unwrap();

@@ -13,7 +13,7 @@ use filter::Filter;
 use input::Snapshot;
 use record::{Check, ExitCode, Record, Section, SectionBuilder};
 use serde_json::{Value, json};
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 pub const TOOL: &str = "snapshot-pick";
@@ -37,6 +37,11 @@ pub struct Args {
     /// Read restic's snapshot list from FILE instead of stdin.
     #[arg(long, value_name = "FILE")]
     pub from: Option<PathBuf>,
+
+    /// The largest snapshot list read; a larger one is refused (exit 2). A list takes about
+    /// 1 KB per snapshot: 1GiB is a million snapshots.
+    #[arg(long, value_name = "SIZE", default_value = "1GiB")]
+    pub max_input: ByteSize,
 
     /// Only snapshots of this host (repeatable: any of them).
     #[arg(long = "host", value_name = "HOST")]
@@ -99,7 +104,7 @@ const EXIT_CODES: &str = "Exit codes:
 
 /// Runs the tool: reads the list, picks, writes the record.
 pub fn run(args: &Args) -> ToolResult<ExitCode> {
-    let reporter = args.output.reporter();
+    let reporter = args.output.start();
     let now = jiff::Timestamp::now();
     let tz = args.tz.clone().unwrap_or_else(TimeZone::system);
     let before = cli::when::parse_before(&args.before, &tz, now).map_err(ToolError::usage)?;
@@ -114,11 +119,11 @@ pub fn run(args: &Args) -> ToolResult<ExitCode> {
     }
 
     on_stop(&before, &filter);
-    let (text, source) = read_input(args.from.as_ref())?;
+    let (reader, source) = open_input(args.from.as_ref())?;
     let mut section = Section::builder(TOOL, env!("CARGO_PKG_VERSION"));
     section.insert_data("before", before_value(&before));
     section.insert_data("filters", filter.to_value());
-    let snapshots = match input::parse_snapshots(&text, &source) {
+    let snapshots = match input::read_snapshots(reader, &source, args.max_input.0, "--max-input") {
         Ok(list) => list,
         Err(message) => {
             // Failure is data: the next tool of a pipeline sees a failed section, not nothing.
@@ -292,12 +297,13 @@ fn on_stop(before: &cli::when::Before, filter: &Filter) {
     );
 }
 
-fn read_input(from: Option<&PathBuf>) -> ToolResult<(String, String)> {
+/// Where the snapshot list comes from: --from, or stdin unless it is a terminal.
+fn open_input(from: Option<&PathBuf>) -> ToolResult<(Box<dyn std::io::Read>, String)> {
     if let Some(path) = from {
         let source = format!("'{}'", path.display());
-        let text = std::fs::read_to_string(path)
+        let file = std::fs::File::open(path)
             .map_err(|e| ToolError::usage(format!("reading {source}: {e}")))?;
-        return Ok((text, source));
+        return Ok((Box::new(file), source));
     }
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
@@ -305,12 +311,7 @@ fn read_input(from: Option<&PathBuf>) -> ToolResult<(String, String)> {
             "no snapshot list: pipe 'restic snapshots --json' in, or give --from FILE",
         ));
     }
-    let mut text = String::new();
-    stdin
-        .lock()
-        .read_to_string(&mut text)
-        .map_err(|e| ToolError::usage(format!("reading stdin: {e}")))?;
-    Ok((text, "stdin".to_owned()))
+    Ok((Box::new(stdin.lock()), "stdin".to_owned()))
 }
 
 fn emit(section: &Section) -> ToolResult<()> {

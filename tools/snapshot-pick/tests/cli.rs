@@ -526,6 +526,32 @@ fn bad_snapshot_lists_fail_with_a_record_saying_why() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/list.json"));
 }
 
+/// A list past --max-input is refused with a record naming the limit and the flag; endless
+/// input (/dev/zero) ends at its first byte instead of filling the memory.
+#[test]
+fn a_snapshot_list_is_read_within_a_limit() {
+    let one = r#"{"time":"2026-05-05T14:05:00+02:00","hostname":"srv-apps","id":"abcdef0123456789","summary":{"files_new":1}}"#;
+    let list = format!("[{}]", vec![one; 200].join(","));
+    let limit = format!("{}", list.len() - 1);
+    let over = pick(list.as_bytes(), &["--max-input", &limit]);
+    assert_eq!(over.code, 2, "{}", over.stderr);
+    let (status, detail) = over.check("input");
+    assert_eq!(status, "fail");
+    assert!(
+        detail.contains("larger than --max-input") && detail.contains("raise the limit"),
+        "{detail}"
+    );
+    let within = pick(list.as_bytes(), &["--max-input", &list.len().to_string()]);
+    assert_eq!(within.code, 0, "{}", within.stderr);
+    assert_eq!(within.section()["pick"]["summary"]["files_new"], 1);
+
+    let output = tool().args(["--from", "/dev/zero"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let record = assert_valid_record(&output.stdout);
+    let detail = record["snapshot"]["checks"][0]["detail"].as_str().unwrap();
+    assert!(detail.contains("not valid JSON"), "{detail}");
+}
+
 #[test]
 fn an_empty_repository_is_a_failed_check() {
     let run = pick(b"[]", &[]);

@@ -111,6 +111,9 @@ pub struct Args {
     pub conn: ConnArgs,
 
     #[command(flatten)]
+    pub input: cli::InputArgs,
+
+    #[command(flatten)]
     pub output: OutputArgs,
 }
 
@@ -120,7 +123,8 @@ const EXIT_CODES: &str = "Exit codes:
      or SQL value to compare with is missing)
   2  usage or input error (bad flag, bad checks file or --check, unreadable --cacert, invalid
      record on stdin)
-  3  an earlier section of the record failed; nothing was requested
+  3  an earlier section of the record failed, or stdin is an empty pipe (the tool before
+     wrote nothing); nothing was requested
   4  could not run (Postgres unreachable although a check needs a SQL value)
   129, 130, 143  stopped by SIGHUP, SIGINT, SIGTERM: the record is written, with a failed
      'interrupted' check";
@@ -132,13 +136,13 @@ fn empty_data(section: &mut SectionBuilder) {
 }
 
 pub fn run(args: &Args) -> ToolResult<ExitCode> {
-    let reporter = args.output.reporter();
+    let reporter = args.output.start();
     cli::on_stop(
         SECTION,
         Section::builder(TOOL, env!("CARGO_PKG_VERSION")),
         empty_data,
     );
-    let mut record = match cli::read_stdin_record() {
+    let mut record = match cli::read_stdin_record(&args.input) {
         Ok(record) => record.unwrap_or_default(),
         Err(error) => {
             let section = Section::builder(TOOL, env!("CARGO_PKG_VERSION"));

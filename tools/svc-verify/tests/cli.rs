@@ -15,6 +15,9 @@ use testkit::schema::assert_valid_record;
 /// The tool with no PG*, proxy or colour settings from the test runner.
 fn tool() -> Command {
     let mut cmd = Command::cargo_bin("svc-verify").unwrap();
+    // assert_cmd gives every run a pipe on stdin, empty unless the test writes a record: this
+    // run starts the record, as a run from a terminal would.
+    cmd.arg("--new-record");
     for (key, _) in std::env::vars_os() {
         let key_text = key.to_string_lossy().to_ascii_lowercase();
         if key_text.starts_with("pg") || key_text.ends_with("_proxy") {

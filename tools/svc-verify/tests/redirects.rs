@@ -64,7 +64,7 @@ fn svc_verify(url: &str) -> assert_cmd::assert::Assert {
         .unwrap()
         .env("API_TOKEN", TOKEN)
         .env("NO_COLOR", "1")
-        .args(["--check", &check, "--follow-redirects"])
+        .args(["--new-record", "--check", &check, "--follow-redirects"])
         .assert()
 }
 

@@ -86,6 +86,7 @@ fn run(args: &[&str]) -> (i32, Value, String) {
         .env_remove("HTTPS_PROXY")
         .env_remove("https_proxy")
         .args(args)
+        .arg("--new-record")
         .write_stdin("")
         .output()
         .unwrap();

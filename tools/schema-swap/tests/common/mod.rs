@@ -60,8 +60,12 @@ impl Setup {
     }
 
     /// schema-swap aimed at the target database, with nothing of the test runner's PG*.
+    /// assert_cmd gives every run a pipe on stdin, empty unless the test writes a record: this
+    /// run starts the record, as a run from a terminal would.
     pub fn tool(&self) -> Command {
-        Command::from_std(self.tool_process())
+        let mut cmd = self.tool_process();
+        cmd.arg("--new-record");
+        Command::from_std(cmd)
     }
 
     /// The same, as a std Command (for tests that kill it or run it in the background).
@@ -73,9 +77,11 @@ impl Setup {
                 cmd.env_remove(key);
             }
         }
+        // Not the test runner's stdin, which may be an empty pipe: this run starts the record.
         cmd.envs(self.cluster.env())
             .env("PGDATABASE", TARGET)
-            .env("NO_COLOR", "1");
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null());
         cmd
     }
 
