@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // in tests a panic is a failed test with a line number; a scenario reads top to bottom
 
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use testkit::schema::assert_valid_record;
 
 /// Every tool binary of the workspace, with its record section and arguments that make it
@@ -170,18 +170,30 @@ fn an_empty_pipe_stops_the_tool_unless_it_is_told_to_start_a_record() {
     }
 }
 
-/// stdin without end (/dev/zero) is read up to --max-record and refused, not read until the
-/// machine runs out of memory.
+/// stdin without end is read up to --max-record and refused, not read until the machine runs
+/// out of memory: a record that never ends (a string that goes on) is refused for its size,
+/// /dev/zero at its first byte as not JSON.
 #[test]
 fn a_record_past_the_limit_is_refused_before_it_is_parsed() {
+    use std::io::Write as _;
     for (tool, section, args) in record_readers() {
-        let zero = std::fs::File::open("/dev/zero").unwrap();
-        let out = Command::new(binary(tool))
+        let mut child = Command::new(binary(tool))
             .args(*args)
             .args(["--max-record", "1MiB"])
-            .stdin(zero)
-            .output()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let writer = std::thread::spawn(move || {
+            // Ends when the tool stops reading and the pipe breaks.
+            let chunk = vec![b'a'; 1 << 16];
+            let _ = stdin.write_all(br#"{"record_version":1,"notes":""#);
+            while stdin.write_all(&chunk).is_ok() {}
+        });
+        let out = child.wait_with_output().unwrap();
+        writer.join().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{tool}: {stderr}");
         assert!(
@@ -189,6 +201,21 @@ fn a_record_past_the_limit_is_refused_before_it_is_parsed() {
                 && stderr.contains("--max-record 4MiB"),
             "{tool}: {stderr}"
         );
+        assert_eq!(
+            assert_valid_record(&out.stdout)[section]["ok"],
+            false,
+            "{tool}"
+        );
+
+        let zero = std::fs::File::open("/dev/zero").unwrap();
+        let out = Command::new(binary(tool))
+            .args(*args)
+            .stdin(zero)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{tool}: {stderr}");
+        assert!(stderr.contains("not valid JSON"), "{tool}: {stderr}");
         assert_eq!(
             assert_valid_record(&out.stdout)[section]["ok"],
             false,

@@ -30,21 +30,21 @@ pub fn read_stdin_record(input: &InputArgs) -> Result<Option<Record>, ToolError>
         return Ok(None);
     }
     let limit = input.max_record.0;
-    let mut text = String::new();
-    stdin
-        .lock()
-        .take(limit.saturating_add(1))
-        .read_to_string(&mut text)
-        .map_err(|e| ToolError::usage(format!("reading the record from stdin: {e}")))?;
-    if text.len() as u64 > limit {
+    let mut counted = CountingReader {
+        inner: stdin.lock().take(limit.saturating_add(1)),
+        count: 0,
+    };
+    let parsed = Record::read_from(&mut counted, "stdin");
+    // Checked first: a record cut at the limit fails to parse, and the size is the reason.
+    if counted.count > limit {
         // A suggestion written as the flag takes it.
         let suggested_mib = limit.saturating_mul(4).div_ceil(1 << 20);
         return Err(ToolError::usage(format!(
-            "the record on stdin is larger than --max-record {}: nothing was parsed; if it really is a record, raise the limit (e.g. --max-record {suggested_mib}MiB)",
+            "the record on stdin is larger than --max-record {}: nothing was done; if it really is a record, raise the limit (e.g. --max-record {suggested_mib}MiB)",
             input.max_record,
         )));
     }
-    let Some(record) = Record::parse(&text, "stdin")? else {
+    let Some(record) = parsed? else {
         if stdin_is_pipe() && !input.new_record {
             return Err(ToolError::upstream(
                 "stdin is an empty pipe: the tool before this one wrote no record (it failed or was stopped: see its messages); nothing was done. Give --new-record to start a new record from an empty pipe",
@@ -52,9 +52,22 @@ pub fn read_stdin_record(input: &InputArgs) -> Result<Option<Record>, ToolError>
         }
         return Ok(None);
     };
-    // Kept as text, not a second parsed copy: a stop parses it again to pass it on.
-    crate::stop::remember_input(text);
+    crate::stop::remember_input(record.clone());
     Ok(Some(record))
+}
+
+/// Counts the bytes read through it, so that the limit can be told apart from bad JSON.
+struct CountingReader<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
 }
 
 /// True when stdin is a pipe or a FIFO (where an empty read means a writer that wrote nothing).

@@ -23,8 +23,9 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 struct StopState {
     /// The tool's section name and a builder for it, with the keys it must always have.
     section: Option<(String, SectionBuilder)>,
-    /// The record read on stdin, as text: what the stopped tool passes on.
-    input: Option<String>,
+    /// The record read on stdin: what the stopped tool passes on. A copy is cheap: the keys
+    /// it does not parse are shared, not copied.
+    input: Option<Record>,
     /// The record went to stdout already: never write a second one.
     written: bool,
     /// Processes this tool started and waits for.
@@ -103,8 +104,8 @@ pub fn output_of(command: &mut Command) -> std::io::Result<Output> {
     result
 }
 
-pub(crate) fn remember_input(text: String) {
-    state().input = Some(text);
+pub(crate) fn remember_input(record: Record) {
+    state().input = Some(record);
 }
 
 /// Writes through `write` unless a stop wrote the record already; no stop can write while
@@ -165,11 +166,7 @@ fn stop(tool: &str, signal: i32) -> ! {
             );
             eprintln!("[FAIL ] interrupted: {detail}");
             section.push_check(Check::fail("interrupted", detail));
-            let mut record = state
-                .input
-                .take()
-                .and_then(|text| Record::parse(&text, "stdin").ok().flatten())
-                .unwrap_or_default();
+            let mut record = state.input.take().unwrap_or_default();
             record.put_section(&section_name, &section.finish());
             state.written = true;
             let _ = write_record_unlocked(&record);

@@ -94,7 +94,11 @@ fn open_archive(plan: &Plan, section: &mut SectionBuilder, reporter: &Reporter) 
     let size = match dump_size(&plan.path) {
         Ok(size) => size,
         Err(e) => {
-            let detail = format!("cannot read {shown}: {e}: check the path and its permissions");
+            let detail = if e.kind() == std::io::ErrorKind::InvalidInput {
+                format!("cannot read {shown}: {e}")
+            } else {
+                format!("cannot read {shown}: {e}: check the path and its permissions")
+            };
             push(section, reporter, Check::fail("file_readable", detail));
             return None;
         }
@@ -206,6 +210,15 @@ fn created_check(
 /// A file's size, or the total of a directory archive's files.
 fn dump_size(path: &std::path::Path) -> std::io::Result<u64> {
     let meta = std::fs::metadata(path)?;
+    if let Some(what) = pgdump::not_a_file(&meta) {
+        // Checked before opening: opening a FIFO waits for a writer, without end if none comes.
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "it is {what}, not a file: a dump is read by seeking in it; restore or copy it to a file and give that"
+            ),
+        ));
+    }
     if !meta.is_dir() {
         // Opening proves it is readable, not just there.
         std::fs::File::open(path)?;

@@ -348,6 +348,23 @@ fn damaged_copies_always_fail_never_a_wrong_ok() {
     let run = validate_path(&scratch.join("missing.dump"), &[]);
     assert_eq!(run.code, 1);
     assert_eq!(run.check("file_readable").0, "fail");
+
+    // A FIFO with no writer is refused at once, not waited on (opening one blocks); one
+    // with a writer could not be read either, since reading an archive seeks.
+    let fifo = scratch.join("dump.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let run = validate_path(&fifo, &[]);
+    assert_eq!(run.code, 1);
+    let (status, detail) = run.check("file_readable");
+    assert_eq!(status, "fail");
+    assert!(
+        detail.contains("is a FIFO (named pipe), not a file"),
+        "{detail}"
+    );
 }
 
 #[test]

@@ -132,6 +132,26 @@ fn read_prefix(file: &mut File, len: usize) -> io::Result<Vec<u8>> {
     Ok(prefix)
 }
 
+/// What a path is when it is neither a regular file nor a directory (a FIFO, a device, a
+/// socket): nothing an archive can be read from, since reading one seeks.
+pub fn not_a_file(meta: &std::fs::Metadata) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt as _;
+    let kind = meta.file_type();
+    if kind.is_file() || kind.is_dir() {
+        None
+    } else if kind.is_fifo() {
+        Some("a FIFO (named pipe)")
+    } else if kind.is_char_device() {
+        Some("a character device")
+    } else if kind.is_block_device() {
+        Some("a block device")
+    } else if kind.is_socket() {
+        Some("a socket")
+    } else {
+        Some("a special file")
+    }
+}
+
 impl Archive {
     /// Opens a custom-format file or a directory-format directory, reading the header and
     /// the table of contents only.
@@ -141,9 +161,12 @@ impl Archive {
     }
 
     fn open_inner(path: &Path) -> Result<Self, ErrorKind> {
+        // stat, not open: opening a FIFO waits for a writer, without end if none comes.
         let meta = std::fs::metadata(path).map_err(io_error("cannot open it"))?;
         if meta.is_dir() {
             Self::open_directory(path)
+        } else if let Some(what) = not_a_file(&meta) {
+            Err(ErrorKind::NotAFile { what })
         } else {
             Self::open_custom(path)
         }
@@ -398,6 +421,14 @@ impl Archive {
             (".zst", Algorithm::Zstd),
         ] {
             let path = self.path.join(format!("{plain}{suffix}"));
+            // A FIFO in the directory would hold the open without end.
+            if let Some(what) = std::fs::metadata(&path).ok().as_ref().and_then(not_a_file) {
+                return Err(ErrorKind::DataFile {
+                    subject: context.subject,
+                    dump_id: context.dump_id,
+                    detail: format!("'{}' is {what}, not a file", path.display()),
+                });
+            }
             match File::open(&path) {
                 Ok(file) => return Ok((file, path, algorithm)),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}

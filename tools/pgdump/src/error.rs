@@ -48,6 +48,7 @@ impl Error {
                 | ErrorKind::TarFormat
                 | ErrorKind::NotAnArchive { .. }
                 | ErrorKind::NoTocFile
+                | ErrorKind::NotAFile { .. }
                 | ErrorKind::UnsupportedVersion { .. }
                 | ErrorKind::UnsupportedFormat { .. }
         )
@@ -91,6 +92,10 @@ pub enum ErrorKind {
     NotAnArchive { magic: String },
     #[error("a directory without toc.dat: not a pg_dump directory-format archive")]
     NoTocFile,
+    #[error(
+        "{what}, not a file: an archive is read by seeking in it, so a pipe cannot be one; restore or copy the dump to a file and give that"
+    )]
+    NotAFile { what: &'static str },
     #[error(
         "unsupported archive version {version} (this reader handles 1.12 to 1.16, written by pg_dump 9.0 to 18)"
     )]

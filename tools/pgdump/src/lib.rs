@@ -32,7 +32,7 @@ mod synthetic_tests;
 mod text;
 mod toc;
 
-pub use archive::Archive;
+pub use archive::{Archive, not_a_file};
 pub use error::{Error, ErrorKind, Part};
 pub use header::{Algorithm, ArchiveVersion, Compression, Format, Header, MAGIC};
 pub use parallel::TableRows;

@@ -240,6 +240,21 @@ fn a_corrupt_data_block_is_caught_before_anything_changes() {
     assert_eq!(rec["swap"]["pg_restore"], serde_json::Value::Null);
     assert_eq!(setup.schemas(), ["trading"]);
     assert_eq!(setup.fingerprint(TARGET), before);
+
+    // A FIFO with no writer is refused at once, not waited on (opening one blocks).
+    let fifo = setup.cluster.scratch().join("dump.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let (rec, stderr) = setup.swap_of_fails(&fifo);
+    assert_eq!(failed_checks(&rec), ["dump"], "{stderr}");
+    assert!(
+        stderr.contains("a FIFO (named pipe), not a file"),
+        "{stderr}"
+    );
+    assert_eq!(setup.fingerprint(TARGET), before);
 }
 
 #[test]

@@ -150,7 +150,11 @@ pub fn run(args: &Args) -> ToolResult<ExitCode> {
     }
 
     let (pick, passed_over, verified) = match &args.verify_file {
-        None => (selection.candidates.first().cloned(), Vec::new(), None),
+        None => (
+            selection.candidates.first().copied().cloned(),
+            Vec::new(),
+            None,
+        ),
         Some(file) => {
             match verify_candidates(args, file, &selection.candidates, &reporter, &mut section) {
                 Ok(found) => found,
@@ -184,20 +188,13 @@ pub fn run(args: &Args) -> ToolResult<ExitCode> {
     section.insert_data("candidates", json!(selection.candidates.len()));
     section.insert_data("skipped", json!(selection.skipped));
     section.insert_data("passed_over", Value::Array(passed_over));
-    section.insert_data(
-        "future",
-        Value::Array(selection.future.iter().map(Snapshot::to_value).collect()),
-    );
-    section.insert_data(
-        "gaps",
-        Value::Array(gaps.iter().map(pick::Gap::to_value).collect()),
-    );
+    insert_bounded_lists(&mut section, &selection.future, &gaps);
     section.insert_data(
         "newest",
         selection
             .matching
             .first()
-            .map_or(Value::Null, Snapshot::to_value),
+            .map_or(Value::Null, |s| s.to_value()),
     );
     section.insert_data("verified_file", verified.unwrap_or(Value::Null));
 
@@ -211,13 +208,40 @@ pub fn run(args: &Args) -> ToolResult<ExitCode> {
     Ok(section.exit_code())
 }
 
+/// The future-dated snapshots and the gaps, bounded and counted in full beside (see
+/// pick::RECORD_LIST): the newest future snapshots, newest first, and the gaps nearest the
+/// time, in time order.
+fn insert_bounded_lists(section: &mut SectionBuilder, future: &[&Snapshot], gaps: &[pick::Gap]) {
+    section.insert_data(
+        "future",
+        Value::Array(
+            future
+                .iter()
+                .take(pick::RECORD_LIST)
+                .map(|s| s.to_value())
+                .collect(),
+        ),
+    );
+    section.insert_data("future_count", json!(future.len()));
+    section.insert_data(
+        "gaps",
+        Value::Array(
+            gaps.iter()
+                .skip(gaps.len().saturating_sub(pick::RECORD_LIST))
+                .map(pick::Gap::to_value)
+                .collect(),
+        ),
+    );
+    section.insert_data("gap_count", json!(gaps.len()));
+}
+
 type Verified = (Option<Snapshot>, Vec<Value>, Option<Value>);
 
 /// Walks the candidates newest first until one holds the file at or above --min-size.
 fn verify_candidates(
     args: &Args,
     file: &str,
-    candidates: &[Snapshot],
+    candidates: &[&Snapshot],
     reporter: &Reporter,
     section: &mut SectionBuilder,
 ) -> Result<Verified, String> {
@@ -243,7 +267,7 @@ fn verify_candidates(
                     section.push_check(check);
                 }
                 let verified = json!({ "path": file, "size": size });
-                return Ok((Some(candidate.clone()), passed_over, Some(verified)));
+                return Ok((Some((*candidate).clone()), passed_over, Some(verified)));
             }
             Some(size) => format!(
                 "{file} is {}, under --min-size {}",

@@ -12,34 +12,35 @@ use serde_json::{Value, json};
 const LATE_FACTOR: f64 = 1.5;
 
 /// What the snapshot list says, before any file is verified.
+/// Borrows the list it was made from: a repository's snapshots are held once, however many
+/// views of them the pick needs.
 #[derive(Debug)]
-pub struct Selection {
+pub struct Selection<'a> {
     pub considered: usize,
     /// Matching the filters, dated no later than now, newest first (skipped ones included).
-    pub matching: Vec<Snapshot>,
+    pub matching: Vec<&'a Snapshot>,
     /// Matching, not skipped, strictly older than the time: newest first. The pick is the first.
-    pub candidates: Vec<Snapshot>,
+    pub candidates: Vec<&'a Snapshot>,
     /// Matching but dated after now: never picked.
-    pub future: Vec<Snapshot>,
+    pub future: Vec<&'a Snapshot>,
     /// Full ids passed over with --skip.
     pub skipped: Vec<String>,
     pub checks: Vec<Check>,
 }
 
 /// Applies the filters, `--skip` and the time. Errs (a usage error) on an ambiguous `--skip`.
-pub fn select(
-    snapshots: &[Snapshot],
+pub fn select<'a>(
+    snapshots: &'a [Snapshot],
     filter: &Filter,
     skip: &[String],
     before: &Before,
     now: Timestamp,
-) -> Result<Selection, String> {
+) -> Result<Selection<'a>, String> {
     let mut checks = Vec::new();
     let considered = snapshots.len();
-    let (mut future, mut matching): (Vec<Snapshot>, Vec<Snapshot>) = snapshots
+    let (mut future, mut matching): (Vec<&Snapshot>, Vec<&Snapshot>) = snapshots
         .iter()
         .filter(|s| filter.matches(s))
-        .cloned()
         .partition(|s| s.time > now);
     matching.sort_by(|a, b| b.time.cmp(&a.time).then_with(|| b.id.cmp(&a.id)));
     future.sort_by_key(|s| std::cmp::Reverse(s.time));
@@ -85,21 +86,26 @@ pub fn select(
     checks.push(if future.is_empty() {
         Check::ok("future_snapshots", "no snapshot is dated after now")
     } else {
-        let list: Vec<String> = future.iter().map(Snapshot::describe).collect();
+        let shown: Vec<String> = future
+            .iter()
+            .take(DETAIL_LIST)
+            .map(|s| s.describe())
+            .collect();
         Check::warn(
             "future_snapshots",
             format!(
-                "{} dated after now ({}): the backup host's clock is ahead; never picked",
+                "{} dated after now ({}{}): the backup host's clock is ahead; never picked",
                 plural(future.len(), "snapshot"),
-                list.join(", ")
+                shown.join(", "),
+                and_more(future.len(), shown.len()),
             ),
         )
     });
 
-    let candidates: Vec<Snapshot> = matching
+    let candidates: Vec<&Snapshot> = matching
         .iter()
         .filter(|s| s.time < before.instant && !skipped.contains(&s.id))
-        .cloned()
+        .copied()
         .collect();
     Ok(Selection {
         considered,
@@ -252,6 +258,23 @@ pub fn pick_age_check(pick: Option<&Snapshot>, before: &Before, cadence: SignedD
 }
 
 /// `1 snapshot`, `3 snapshots`.
+/// How many items a check's detail names; the rest are counted ("and 12 more"), so that a
+/// repository with years of skewed snapshots still gives a line a person can read.
+const DETAIL_LIST: usize = 5;
+
+/// How many items the section lists under `future` and `gaps`; `future_count` and
+/// `gap_count` give the whole number. The record stays small whatever the repository holds.
+pub const RECORD_LIST: usize = 20;
+
+/// " and N more" when a list was cut to `shown` of `total`.
+fn and_more(total: usize, shown: usize) -> String {
+    if total > shown {
+        format!(" and {} more", total - shown)
+    } else {
+        String::new()
+    }
+}
+
 pub fn plural(count: usize, noun: &str) -> String {
     if count == 1 {
         format!("1 {noun}")
@@ -276,7 +299,7 @@ impl Gap {
 
 /// Gaps between consecutive matching snapshots in the window that ends at the time.
 pub fn gaps(
-    matching: &[Snapshot],
+    matching: &[&Snapshot],
     before: &Before,
     cadence: SignedDuration,
     window: SignedDuration,
@@ -285,6 +308,7 @@ pub fn gaps(
     let mut in_window: Vec<&Snapshot> = matching
         .iter()
         .filter(|s| s.time >= start && s.time < before.instant)
+        .copied()
         .collect();
     in_window.sort_by_key(|s| s.time);
     let limit = cadence.as_secs_f64() * LATE_FACTOR;
@@ -312,14 +336,10 @@ pub fn gaps(
     } else {
         let shown: Vec<String> = gaps
             .iter()
-            .take(5)
+            .take(DETAIL_LIST)
             .map(|g| format!("{} after {}", human_duration(g.length), g.after))
             .collect();
-        let more = if gaps.len() > 5 {
-            format!(" and {} more", gaps.len() - 5)
-        } else {
-            String::new()
-        };
+        let more = and_more(gaps.len(), shown.len());
         Check::warn(
             "cadence_gaps",
             format!(
@@ -335,7 +355,7 @@ pub fn gaps(
 
 /// With --max-age: fails when the newest snapshot is older than that (the timer stopped).
 pub fn newest_age_check(
-    matching: &[Snapshot],
+    matching: &[&Snapshot],
     now: Timestamp,
     max_age: Option<SignedDuration>,
 ) -> Check {
@@ -409,20 +429,55 @@ mod tests {
         "2026-05-05T15:00:00Z".parse().unwrap()
     }
 
-    fn hourly() -> Vec<Snapshot> {
-        vec![
+    /// Leaked, so that a selection borrowing it may outlive the statement (tests only).
+    fn hourly() -> &'static [Snapshot] {
+        Vec::leak(vec![
             snap('a', "2026-05-05T14:05:00Z"),
             snap('b', "2026-05-05T13:05:00Z"),
             snap('c', "2026-05-05T12:05:00Z"),
             snap('d', "2026-05-05T09:05:00Z"),
             snap('e', "2026-05-06T09:05:00Z"),
-        ]
+        ])
+    }
+
+    #[test]
+    fn a_long_list_of_future_snapshots_is_named_in_part_and_counted() {
+        let mut snapshots = hourly().to_vec();
+        for day in 10..40 {
+            snapshots.push(snap('f', &format!("2027-01-{:02}T00:00:00Z", day % 28 + 1)));
+        }
+        let sel = select(
+            &snapshots,
+            &Filter::default(),
+            &[],
+            &before("2026-05-05T13:05:00Z"),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(sel.future.len(), 31);
+        let check = sel
+            .checks
+            .iter()
+            .find(|c| c.name == "future_snapshots")
+            .unwrap();
+        assert!(
+            check.detail.starts_with("31 snapshots dated after now"),
+            "{}",
+            check.detail
+        );
+        assert!(check.detail.contains(" and 26 more)"), "{}", check.detail);
+        assert_eq!(
+            check.detail.matches("ffffffff").count(),
+            5,
+            "{}",
+            check.detail
+        );
     }
 
     #[test]
     fn strictly_older_newest_first_future_excluded() {
         let sel = select(
-            &hourly(),
+            hourly(),
             &Filter::default(),
             &[],
             &before("2026-05-05T13:05:00Z"),
@@ -440,7 +495,7 @@ mod tests {
                 .any(|c| c.name == "future_snapshots" && c.status == record::Status::Warn)
         );
         let late = select(
-            &hourly(),
+            hourly(),
             &Filter::default(),
             &[],
             &before("2027-01-01T00:00:00Z"),
@@ -456,7 +511,7 @@ mod tests {
     #[test]
     fn skip_passes_over_and_ambiguous_or_bad_skip_is_refused() {
         let sel = select(
-            &hourly(),
+            hourly(),
             &Filter::default(),
             &["bbbbbbbb".into()],
             &before("2026-05-05T13:40:00Z"),
@@ -466,7 +521,7 @@ mod tests {
         assert_eq!(sel.candidates[0].short_id, "cccccccc");
         assert!(
             select(
-                &hourly(),
+                hourly(),
                 &Filter::default(),
                 &["b".into()],
                 &before("2026-05-05T13:40:00Z"),
@@ -474,7 +529,7 @@ mod tests {
             )
             .is_err()
         );
-        let mut twins = hourly();
+        let mut twins = hourly().to_vec();
         twins[1].id = format!("aaaaaaaa{}", "1".repeat(56));
         assert!(
             select(
@@ -492,7 +547,7 @@ mod tests {
     #[test]
     fn nothing_older_names_the_oldest() {
         let b = before("2026-05-05T08:00:00Z");
-        let sel = select(&hourly(), &Filter::default(), &[], &b, now()).unwrap();
+        let sel = select(hourly(), &Filter::default(), &[], &b, now()).unwrap();
         let check = pick_check(&sel, None, &b);
         assert_eq!(check.status, record::Status::Fail);
         assert!(check.detail.contains("dddddddd"), "{}", check.detail);
@@ -506,7 +561,7 @@ mod tests {
         assert_eq!(check.status, record::Status::Warn);
         assert!(check.detail.contains("2h35m"), "{}", check.detail);
         let sel = select(
-            &hourly(),
+            hourly(),
             &Filter::default(),
             &[],
             &before("2026-05-05T14:30:00Z"),
@@ -527,7 +582,7 @@ mod tests {
     #[test]
     fn max_age_fails_a_stale_repository() {
         let sel = select(
-            &hourly(),
+            hourly(),
             &Filter::default(),
             &[],
             &before("2026-05-05T15:00:00Z"),
