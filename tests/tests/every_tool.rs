@@ -289,3 +289,84 @@ fn colour_on_a_terminal_only_and_never_with_no_color() {
         assert!(!shown.contains("\u{1b}["), "{tool} into a pipe: {shown:?}");
     }
 }
+
+/// Flags that, with a record naming no schema, leave each record reader nothing it can do.
+const REFUSED: &[(&str, &str, &[&str], &str)] = &[
+    (
+        "dump-validate",
+        "dump",
+        &["/nonexistent.dump"],
+        "no schema to look for",
+    ),
+    ("pg-preflight", "preflight", &[], "no schema to check"),
+    ("rowcount-report", "rowcounts", &[], "nothing to count"),
+    (
+        "schema-swap",
+        "swap",
+        &["--schema", "trading", "--yes"],
+        "no dump",
+    ),
+    (
+        "svc-verify",
+        "services",
+        &["--checks", "/nonexistent.yaml"],
+        "reading --checks",
+    ),
+];
+
+/// A usage error found after the record was read still writes the record on, with the
+/// tool's section failed, so that the tools after it stop; when an earlier section had
+/// failed already, that is the verdict (exit 3), as it is for a run whose flags are fine.
+#[test]
+fn a_usage_error_after_the_record_is_read_keeps_the_record_and_the_upstream_verdict() {
+    let failed_pick = Command::new(binary("snapshot-pick"))
+        .args(["--from", "/nonexistent.json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        assert_valid_record(&failed_pick.stdout)["snapshot"]["ok"],
+        false
+    );
+    let clean = br#"{"record_version":1,"schema":null,"database":null}"#.to_vec();
+    for (tool, section, args, problem) in REFUSED {
+        for (stdin, upstream_failed) in [(&failed_pick.stdout, true), (&clean, false)] {
+            let mut child = Command::new(binary(tool))
+                .args(*args)
+                .env_remove("PGDATABASE")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            {
+                use std::io::Write as _;
+                let mut pipe = child.stdin.take().unwrap();
+                pipe.write_all(stdin).unwrap();
+            }
+            let out = child.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let record = assert_valid_record(&out.stdout);
+            let own = &record[section];
+            assert_eq!(own["ok"], false, "{tool}: {stderr}");
+            let checks = own["checks"].as_array().unwrap();
+            if upstream_failed {
+                assert_eq!(out.status.code(), Some(3), "{tool}: {stderr}");
+                assert_eq!(record["snapshot"]["ok"], false, "{tool}: kept");
+                assert!(
+                    checks
+                        .iter()
+                        .any(|c| c["name"] == "upstream" && c["status"] == "skip"),
+                    "{tool}: {own}"
+                );
+            } else {
+                assert_eq!(out.status.code(), Some(2), "{tool}: {stderr}");
+                assert!(stderr.contains(problem), "{tool}: {stderr}");
+                assert!(
+                    checks.iter().any(|c| c["status"] == "fail"
+                        && c["detail"].as_str().unwrap().contains(problem)),
+                    "{tool}: {own}"
+                );
+            }
+        }
+    }
+}

@@ -13,7 +13,7 @@ pub mod when;
 
 pub use confirm::{Confirmation, SKIP_CONFIRM_VAR, confirm, skip_confirm_from_env};
 pub use error::{ToolError, ToolResult};
-pub use output::{InputArgs, read_stdin_record, write_input_failure, write_record};
+pub use output::{InputArgs, read_stdin_record, write_input_failure, write_record, write_refusal};
 pub use report::{ColorChoice, OutputArgs, Reporter};
 pub use stop::{defer_signals, on_stop, output_of, signal_received};
 

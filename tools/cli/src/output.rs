@@ -139,3 +139,38 @@ pub fn write_input_failure(
     write_record(&out)?;
     Ok(error.code())
 }
+
+/// For a tool that read the record but whose flags, taken with it, make nothing it can do
+/// (a missing `--schema`, a bad name): the record still goes on, with this tool's section
+/// failed by a `usage` check, so the tools after it stop too. When an earlier section had
+/// failed already, that is the verdict instead (a `skip`, exit 3): this tool would have done
+/// nothing anyway. `fill` adds the keys the section must always have.
+///
+/// Returns the error for `cli::main` to print (exit 2), or exit 3 from the gate.
+pub fn write_refusal(
+    record: &mut Record,
+    section_name: &str,
+    mut section: record::SectionBuilder,
+    error: ToolError,
+    reporter: &crate::Reporter,
+    fill: impl FnOnce(&mut record::SectionBuilder),
+) -> Result<record::ExitCode, ToolError> {
+    let upstream_ok = record.gate(section_name, &mut section);
+    if upstream_ok {
+        // Not reported here: `cli::main` prints the error itself.
+        section.push_check(record::Check::fail("usage", error.message().to_owned()));
+    } else {
+        for check in section.checks() {
+            reporter.check(check);
+        }
+    }
+    fill(&mut section);
+    let section = section.finish();
+    record.put_section(section_name, &section);
+    write_record(record)?;
+    if upstream_ok {
+        Err(error)
+    } else {
+        Ok(section.exit_code())
+    }
+}

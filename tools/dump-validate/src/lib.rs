@@ -98,6 +98,14 @@ const EXIT_CODES: &str = "Exit codes:
   129, 130, 143  stopped by SIGHUP, SIGINT, SIGTERM: the record is written, with a failed
      'interrupted' check";
 
+/// The keys the section always has, for a run that read nothing of the dump.
+fn empty_data(section: &mut record::SectionBuilder, args: &Args) {
+    section.insert_data("path", serde_json::json!(args.dump.display().to_string()));
+    section.insert_data("schemas", serde_json::json!(args.schemas));
+    section.insert_data("tables", serde_json::json!([]));
+    section.insert_data("roles", serde_json::json!([]));
+}
+
 pub fn run(args: &Args) -> ToolResult<ExitCode> {
     let reporter = args.output.start();
     let now = jiff::Timestamp::now();
@@ -125,21 +133,22 @@ pub fn run(args: &Args) -> ToolResult<ExitCode> {
         Err(error) => {
             let section = Section::builder(TOOL, env!("CARGO_PKG_VERSION"));
             return cli::write_input_failure(SECTION, section, &error, &reporter, |s| {
-                s.insert_data("path", serde_json::json!(args.dump.display().to_string()));
-                s.insert_data("schemas", serde_json::json!(args.schemas));
-                s.insert_data("tables", serde_json::json!([]));
-                s.insert_data("roles", serde_json::json!([]));
+                empty_data(s, args);
             });
         }
     };
-    let schemas = if args.schemas.is_empty() {
-        record.schema().map(|s| vec![s.to_owned()]).ok_or_else(|| {
-            ToolError::usage(
-                "no schema to look for: give --schema NAME (or pipe in a record that names one)",
-            )
-        })?
-    } else {
+    let schemas = if !args.schemas.is_empty() {
         args.schemas.clone()
+    } else if let Some(schema) = record.schema() {
+        vec![schema.to_owned()]
+    } else {
+        let error = ToolError::usage(
+            "no schema to look for: give --schema NAME (or pipe in a record that names one)",
+        );
+        let section = Section::builder(TOOL, env!("CARGO_PKG_VERSION"));
+        return cli::write_refusal(&mut record, SECTION, section, error, &reporter, |s| {
+            empty_data(s, args);
+        });
     };
     if record.schema().is_none() {
         record.set_schema(&schemas[0]);

@@ -122,6 +122,54 @@ pub fn run(args: &Args) -> ToolResult<ExitCode> {
             );
         }
     };
+    let plan = match plan(args, &record, &reporter) {
+        Ok(plan) => plan,
+        Err(error) => {
+            let section = Section::builder(TOOL, env!("CARGO_PKG_VERSION"));
+            return cli::write_refusal(
+                &mut record,
+                SECTION,
+                section,
+                error,
+                &reporter,
+                preflight::empty_data,
+            );
+        }
+    };
+    if record.schema().is_none() {
+        record.set_schema(plan.schema.as_str());
+    }
+    if record.database().is_none() {
+        record.set_database(plan.database.as_str());
+    }
+
+    let mut section = Section::builder(TOOL, env!("CARGO_PKG_VERSION"));
+    if record.gate(SECTION, &mut section) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| ToolError::could_not_run(format!("starting the async runtime: {e}")))?;
+        runtime.block_on(preflight::run(&plan, &args.conn, &mut section, &reporter));
+    } else {
+        for check in section.checks() {
+            reporter.check(check);
+        }
+        preflight::empty_data(&mut section);
+    }
+    let section = section.finish();
+    record.put_section(SECTION, &section);
+    cli::write_record(&record)?;
+    if section.ok() {
+        reporter.ok(format!(
+            "{} is ready for schema {}",
+            plan.database, plan.schema
+        ));
+    }
+    Ok(section.exit_code())
+}
+
+/// The flags, with what the record says, as a plan; refused before connecting.
+fn plan(args: &Args, record: &record::Record, reporter: &cli::Reporter) -> ToolResult<Plan> {
     let schema_name = args
         .schema
         .clone()
@@ -162,7 +210,7 @@ pub fn run(args: &Args) -> ToolResult<ExitCode> {
     } else {
         (args.roles.clone(), "--role")
     };
-    let plan = Plan {
+    Ok(Plan {
         schema,
         database,
         maintenance_db,
@@ -172,37 +220,7 @@ pub fn run(args: &Args) -> ToolResult<ExitCode> {
         wait: args.wait.0.unsigned_abs(),
         pg_bindirs: args.pg_bindirs.clone(),
         dump,
-    };
-    if record.schema().is_none() {
-        record.set_schema(plan.schema.as_str());
-    }
-    if record.database().is_none() {
-        record.set_database(plan.database.as_str());
-    }
-
-    let mut section = Section::builder(TOOL, env!("CARGO_PKG_VERSION"));
-    if record.gate(SECTION, &mut section) {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| ToolError::could_not_run(format!("starting the async runtime: {e}")))?;
-        runtime.block_on(preflight::run(&plan, &args.conn, &mut section, &reporter));
-    } else {
-        for check in section.checks() {
-            reporter.check(check);
-        }
-        preflight::empty_data(&mut section);
-    }
-    let section = section.finish();
-    record.put_section(SECTION, &section);
-    cli::write_record(&record)?;
-    if section.ok() {
-        reporter.ok(format!(
-            "{} is ready for schema {}",
-            plan.database, plan.schema
-        ));
-    }
-    Ok(section.exit_code())
+    })
 }
 
 /// Turns a settings error into the tool's error: bad settings are a usage error.

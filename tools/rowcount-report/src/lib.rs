@@ -176,46 +176,15 @@ pub fn run(args: &Args) -> ToolResult<ExitCode> {
     };
     // The section's own clock runs for the whole run; the label's for its counting.
     let outer = Section::builder(TOOL, env!("CARGO_PKG_VERSION"));
-    let schemas = if args.schemas.is_empty() && args.tables.is_empty() {
-        vec![record.schema().map(str::to_owned).ok_or_else(|| {
-            ToolError::usage("nothing to count: give --schema NAME or --table PATTERN (or pipe in a record that names a schema)")
-        })?]
-    } else {
-        args.schemas.clone()
+    let Job {
+        scope,
+        baseline,
+        settings,
+        database,
+    } = match job(args, &record, &reporter) {
+        Ok(job) => job,
+        Err(refusal) => return refuse(args, outer, &mut record, refusal, &reporter),
     };
-    for schema in &schemas {
-        Ident::new(schema.clone()).map_err(|e| ToolError::usage(format!("--schema: {e}")))?;
-    }
-    let scope = Scope {
-        schemas,
-        patterns: args.tables.clone(),
-    };
-    let baseline = match &args.compare {
-        Some(text) => match compare::load(
-            &Against::parse(text),
-            &record,
-            &args.label,
-            args.compare_label.as_deref(),
-        ) {
-            Ok(baseline) => Some(baseline),
-            Err(message) => {
-                return compare_input_failure(args, outer, &mut record, message, &reporter);
-            }
-        },
-        None => None,
-    };
-    let settings = pg::settings_for(&args.conn, None, TOOL).map_err(|e| connect_error(&e))?;
-    for warning in settings.warnings() {
-        reporter.warn(warning);
-    }
-    let database = args
-        .database
-        .clone()
-        .or_else(|| record.database().map(str::to_owned))
-        .unwrap_or_else(|| settings.dbname().to_owned());
-    Ident::new(database.clone()).map_err(|e| ToolError::usage(format!("--database: {e}")))?;
-    let settings =
-        pg::settings_for(&args.conn, Some(&database), TOOL).map_err(|e| connect_error(&e))?;
     if record.schema().is_none() {
         if let [only] = scope.schemas.as_slice() {
             record.set_schema(only);
@@ -238,6 +207,75 @@ pub fn run(args: &Args) -> ToolResult<ExitCode> {
     record.put_section(SECTION, &section);
     emit(args, &record, outcome.as_ref(), baseline.as_ref())?;
     Ok(label.exit_code())
+}
+
+/// What a run counts, where, and against what.
+struct Job {
+    scope: Scope,
+    baseline: Option<Baseline>,
+    settings: pg::ConnSettings,
+    database: String,
+}
+
+/// Why the flags and the record make no job: a `--compare` that cannot be read, or another
+/// usage (or connection settings) error.
+enum Refusal {
+    Compare(String),
+    Error(ToolError),
+}
+
+impl From<ToolError> for Refusal {
+    fn from(error: ToolError) -> Self {
+        Self::Error(error)
+    }
+}
+
+/// The flags, with what the record says, as a job; refused before connecting.
+fn job(args: &Args, record: &Record, reporter: &Reporter) -> Result<Job, Refusal> {
+    let schemas = if args.schemas.is_empty() && args.tables.is_empty() {
+        vec![record.schema().map(str::to_owned).ok_or_else(|| {
+            ToolError::usage("nothing to count: give --schema NAME or --table PATTERN (or pipe in a record that names a schema)")
+        })?]
+    } else {
+        args.schemas.clone()
+    };
+    for schema in &schemas {
+        Ident::new(schema.clone()).map_err(|e| ToolError::usage(format!("--schema: {e}")))?;
+    }
+    let scope = Scope {
+        schemas,
+        patterns: args.tables.clone(),
+    };
+    let baseline = match &args.compare {
+        Some(text) => Some(
+            compare::load(
+                &Against::parse(text),
+                record,
+                &args.label,
+                args.compare_label.as_deref(),
+            )
+            .map_err(Refusal::Compare)?,
+        ),
+        None => None,
+    };
+    let settings = pg::settings_for(&args.conn, None, TOOL).map_err(|e| connect_error(&e))?;
+    for warning in settings.warnings() {
+        reporter.warn(warning);
+    }
+    let database = args
+        .database
+        .clone()
+        .or_else(|| record.database().map(str::to_owned))
+        .unwrap_or_else(|| settings.dbname().to_owned());
+    Ident::new(database.clone()).map_err(|e| ToolError::usage(format!("--database: {e}")))?;
+    let settings =
+        pg::settings_for(&args.conn, Some(&database), TOOL).map_err(|e| connect_error(&e))?;
+    Ok(Job {
+        scope,
+        baseline,
+        settings,
+        database,
+    })
 }
 
 /// Counts (unless an earlier section failed) into this label's section.
@@ -334,19 +372,38 @@ fn print(write: impl FnOnce(std::io::StdoutLock<'static>) -> Result<(), String>)
     }
 }
 
-/// An unusable --compare: an input error, but the record goes on with a failed `compare`
-/// check, so later tools stop too.
-fn compare_input_failure(
+/// Writes the record on for a run that has no job (see [`Refusal`]): the label failed by a
+/// `compare`, `usage` or `connection` check, or, when an earlier section had failed already, skipped as
+/// the gate skips it (exit 3).
+fn refuse(
     args: &Args,
     outer: SectionBuilder,
     record: &mut Record,
-    message: String,
+    refusal: Refusal,
     reporter: &Reporter,
 ) -> ToolResult<ExitCode> {
     let mut label = Section::builder(TOOL, env!("CARGO_PKG_VERSION"));
-    let check = Check::fail("compare", message);
-    reporter.check(&check);
-    label.push_check(check);
+    let (check, code) = match refusal {
+        Refusal::Compare(message) => (Check::fail("compare", message), ExitCode::Usage),
+        Refusal::Error(error) => {
+            let name = if error.code() == ExitCode::Usage {
+                "usage"
+            } else {
+                "connection"
+            };
+            (Check::fail(name, error.message().to_owned()), error.code())
+        }
+    };
+    let code = if record.gate(SECTION, &mut label) {
+        reporter.check(&check);
+        label.push_check(check);
+        code
+    } else {
+        for check in label.checks() {
+            reporter.check(check);
+        }
+        ExitCode::UpstreamFailed
+    };
     label.insert_data("label", json!(args.label));
     label.insert_data("tables", json!([]));
     let section = rowcounts_section(outer, record, &args.label, &label.finish());
@@ -354,7 +411,7 @@ fn compare_input_failure(
     if args.format == OutputFormat::Json {
         cli::write_record(record)?;
     }
-    Ok(ExitCode::Usage)
+    Ok(code)
 }
 
 fn connect_error(error: &pg::ConnectError) -> ToolError {

@@ -232,7 +232,13 @@ pub fn run(args: &Args) -> ToolResult<ExitCode> {
             return cli::write_input_failure(SECTION, section, &error, &reporter, empty_data);
         }
     };
-    let job = job(args, &record)?;
+    let job = match job(args, &record) {
+        Ok(job) => job,
+        Err(error) => {
+            let section = Section::builder(TOOL, env!("CARGO_PKG_VERSION"));
+            return cli::write_refusal(&mut record, SECTION, section, error, &reporter, empty_data);
+        }
+    };
     for warning in job.settings.warnings() {
         reporter.warn(warning);
     }

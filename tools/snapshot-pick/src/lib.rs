@@ -119,13 +119,18 @@ pub fn run(args: &Args) -> ToolResult<ExitCode> {
     }
 
     on_stop(&before, &filter);
-    let (reader, source) = open_input(args.from.as_ref())?;
     let mut section = Section::builder(TOOL, env!("CARGO_PKG_VERSION"));
     section.insert_data("before", before_value(&before));
     section.insert_data("filters", filter.to_value());
-    let snapshots = match input::read_snapshots(reader, &source, args.max_input.0, "--max-input") {
-        Ok(list) => list,
-        Err(message) => {
+    let listed = open_input(args.from.as_ref()).and_then(|(reader, source)| {
+        input::read_snapshots(reader, &source, args.max_input.0, "--max-input")
+            .map(|list| (list, source))
+            .map_err(ToolError::usage)
+    });
+    let (snapshots, source) = match listed {
+        Ok(listed) => listed,
+        Err(error) => {
+            let message = error.message().to_owned();
             // Failure is data: the next tool of a pipeline sees a failed section, not nothing.
             let check = Check::fail("input", message);
             reporter.check(&check);

@@ -152,17 +152,7 @@ pub fn run(args: &Args) -> ToolResult<ExitCode> {
     let mut section = Section::builder(TOOL, env!("CARGO_PKG_VERSION"));
     let (plan, clients) = match prepare(args) {
         Ok(prepared) => prepared,
-        Err(message) => {
-            // A bad checks file is an input error, but the record goes on with a failed
-            // section, so that later tools stop too.
-            let check = Check::fail("checks", message);
-            reporter.check(&check);
-            section.push_check(check);
-            empty_data(&mut section);
-            record.put_section(SECTION, &section.finish());
-            cli::write_record(&record)?;
-            return Ok(ExitCode::Usage);
-        }
+        Err(message) => return refuse_checks(&mut record, section, message, &reporter),
     };
     let defaults = Defaults {
         timeout: args.timeout.0.unsigned_abs(),
@@ -183,7 +173,19 @@ pub fn run(args: &Args) -> ToolResult<ExitCode> {
         return Ok(section.exit_code());
     }
     let database = if plan.needs_sql() {
-        Some(sql_settings(args, &record, &reporter)?)
+        match sql_settings(args, &record, &reporter) {
+            Ok(database) => Some(database),
+            Err(error) => {
+                return cli::write_refusal(
+                    &mut record,
+                    SECTION,
+                    section,
+                    error,
+                    &reporter,
+                    empty_data,
+                );
+            }
+        }
     } else {
         None
     };
@@ -227,6 +229,31 @@ pub fn run(args: &Args) -> ToolResult<ExitCode> {
     record.put_section(SECTION, &section);
     cli::write_record(&record)?;
     Ok(section.exit_code())
+}
+
+/// A bad checks file is an input error, but the record goes on with a failed section, so
+/// that later tools stop too; an earlier section's failure is the verdict first (exit 3).
+fn refuse_checks(
+    record: &mut record::Record,
+    mut section: SectionBuilder,
+    message: String,
+    reporter: &Reporter,
+) -> ToolResult<ExitCode> {
+    let code = if record.gate(SECTION, &mut section) {
+        let check = Check::fail("checks", message);
+        reporter.check(&check);
+        section.push_check(check);
+        ExitCode::Usage
+    } else {
+        for check in section.checks() {
+            reporter.check(check);
+        }
+        ExitCode::UpstreamFailed
+    };
+    empty_data(&mut section);
+    record.put_section(SECTION, &section.finish());
+    cli::write_record(record)?;
+    Ok(code)
 }
 
 /// Reads the checks and the CA file and sets up the HTTP clients; any error is an input error.
