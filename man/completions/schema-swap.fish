@@ -1,5 +1,6 @@
 complete -c schema-swap -l schema -d 'The schema to replace; default the record\'s schema' -r
 complete -c schema-swap -l dump -d 'The dump: a custom-format file or a directory-format directory; default the record\'s dump section' -r -F
+complete -c schema-swap -l table -d 'Replace only this table of the live schema (repeatable), with everything that belongs to it (indexes, constraints, triggers, rules, policies, owned sequences and their values, statistics, comments, grants, partitions and children) and its rows; foreign keys of other tables that pointed to it and views that read it are re-created on the restored table. Every other object of the schema stays as it is live. The live table is set aside into <schema>_prev_<UTC time>' -r
 complete -c schema-swap -l keep -d 'With --prune: how many of the newest previous schemas to keep' -r
 complete -c schema-swap -l older-than -d 'With --prune: drop previous schemas set aside longer ago than this, e.g. 7d' -r
 complete -c schema-swap -l lock-timeout -d 'How long any statement that takes a lock (the swap, --drop-previous, --prune, --rollback) waits for it before giving up. At least 1ms: 0 is refused, since PostgreSQL reads a lock_timeout of 0 as "wait for ever"' -r
@@ -14,6 +15,7 @@ complete -c schema-swap -l max-record -d 'The largest record read on stdin; a la
 complete -c schema-swap -l color -d 'Colour the stderr messages' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
 always\t''
 never\t''"
+complete -c schema-swap -l fk-not-valid -d 'With --table: a re-created foreign key that live rows violate (rows written after the dump that reference rows the dump lacks) is made NOT VALID, with a warning that counts them, instead of rolling the restore back'
 complete -c schema-swap -s y -l yes -d 'Skip the confirmation prompt (as RESTORE_SKIP_CONFIRM=1 does)'
 complete -c schema-swap -l dry-run -d 'Print the plan (what is renamed, restored and counted) and change nothing'
 complete -c schema-swap -l drop-previous -d 'After a verified commit, drop the previous schema (kept when anything outside depends on it)'

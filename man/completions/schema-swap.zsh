@@ -17,6 +17,7 @@ _schema-swap() {
     _arguments "${_arguments_options[@]}" : \
 '--schema=[The schema to replace; default the record'\''s schema]:NAME:_default' \
 '--dump=[The dump\: a custom-format file or a directory-format directory; default the record'\''s dump section]:FILE:_files' \
+'*--table=[Replace only this table of the live schema (repeatable), with everything that belongs to it (indexes, constraints, triggers, rules, policies, owned sequences and their values, statistics, comments, grants, partitions and children) and its rows; foreign keys of other tables that pointed to it and views that read it are re-created on the restored table. Every other object of the schema stays as it is live. The live table is set aside into <schema>_prev_<UTC time>]:NAME:_default' \
 '--keep=[With --prune\: how many of the newest previous schemas to keep]:N:_default' \
 '--older-than=[With --prune\: drop previous schemas set aside longer ago than this, e.g. 7d]:DURATION:_default' \
 '--lock-timeout=[How long any statement that takes a lock (the swap, --drop-previous, --prune, --rollback) waits for it before giving up. At least 1ms\: 0 is refused, since PostgreSQL reads a lock_timeout of 0 as "wait for ever"]:DURATION:_default' \
@@ -30,6 +31,7 @@ _schema-swap() {
 '--color=[Colour the stderr messages]:WHEN:((auto\:"Colour when stderr is a terminal and NO_COLOR is unset"
 always\:""
 never\:""))' \
+'--fk-not-valid[With --table\: a re-created foreign key that live rows violate (rows written after the dump that reference rows the dump lacks) is made NOT VALID, with a warning that counts them, instead of rolling the restore back]' \
 '-y[Skip the confirmation prompt (as RESTORE_SKIP_CONFIRM=1 does)]' \
 '--yes[Skip the confirmation prompt (as RESTORE_SKIP_CONFIRM=1 does)]' \
 '--dry-run[Print the plan (what is renamed, restored and counted) and change nothing]' \

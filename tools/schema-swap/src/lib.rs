@@ -16,6 +16,8 @@ mod previous;
 mod restore;
 pub mod script;
 mod swap;
+mod tables;
+mod tableset;
 
 use clap::{ArgGroup, Parser};
 use cli::values::{ByteSize, Duration};
@@ -53,6 +55,21 @@ pub struct Args {
     /// dump section.
     #[arg(long, value_name = "FILE")]
     pub dump: Option<PathBuf>,
+
+    /// Replace only this table of the live schema (repeatable), with everything that belongs
+    /// to it (indexes, constraints, triggers, rules, policies, owned sequences and their
+    /// values, statistics, comments, grants, partitions and children) and its rows; foreign
+    /// keys of other tables that pointed to it and views that read it are re-created on the
+    /// restored table. Every other object of the schema stays as it is live. The live table is
+    /// set aside into <schema>_prev_<UTC time>.
+    #[arg(long = "table", value_name = "NAME")]
+    pub tables: Vec<String>,
+
+    /// With --table: a re-created foreign key that live rows violate (rows written after the
+    /// dump that reference rows the dump lacks) is made NOT VALID, with a warning that counts
+    /// them, instead of rolling the restore back.
+    #[arg(long, requires = "tables")]
+    pub fk_not_valid: bool,
 
     /// Skip the confirmation prompt (as RESTORE_SKIP_CONFIRM=1 does).
     #[arg(long, short = 'y')]
@@ -201,6 +218,9 @@ pub struct Job {
     pub settings: pg::ConnSettings,
     /// The dump, for a swap.
     pub dump: Option<PathBuf>,
+    /// `--table`: restore only these tables of the schema.
+    pub tables: Vec<String>,
+    pub fk_not_valid: bool,
     /// The dump section of the record, if any: its row counts spare a second read.
     pub dump_section: Option<serde_json::Value>,
     pub yes: bool,
@@ -259,6 +279,9 @@ pub fn run(args: &Args) -> ToolResult<ExitCode> {
             .map_err(|e| ToolError::could_not_run(format!("starting the async runtime: {e}")))?;
         let outcome = runtime.block_on(async {
             match job.mode {
+                Mode::Swap if !job.tables.is_empty() => {
+                    tables::run(&job, &mut section, &reporter).await
+                }
                 Mode::Swap => swap::run(&job, &mut section, &reporter).await,
                 Mode::Rollback => previous::rollback(&job, &mut section, &reporter).await,
                 Mode::List => previous::list(&job, &mut section, &reporter).await,
@@ -268,8 +291,15 @@ pub fn run(args: &Args) -> ToolResult<ExitCode> {
         // The restore's reader thread may still be blocked on pg_restore: do not wait for it.
         runtime.shutdown_background();
         if let Err(usage) = outcome {
-            // Refused for want of a confirmation: say so in the record too.
-            section.push_check(record::Check::fail("confirm", usage.message().to_owned()));
+            // Refused for want of a confirmation (or a --table the dump lacks, whose check
+            // is in already): say so in the record too.
+            if section
+                .checks()
+                .iter()
+                .all(|c| c.status != record::Status::Fail)
+            {
+                section.push_check(record::Check::fail("confirm", usage.message().to_owned()));
+            }
             finish(&mut record, section)?;
             return Err(usage);
         }
@@ -344,6 +374,7 @@ fn job(args: &Args, record: &record::Record) -> ToolResult<Job> {
             (args.dump.is_some(), "--dump"),
             (args.drop_previous, "--drop-previous"),
             (args.repoint_dependents, "--repoint-dependents"),
+            (!args.tables.is_empty(), "--table"),
         ];
         if let Some((_, flag)) = swap_only.iter().find(|(given, _)| *given) {
             return Err(ToolError::usage(format!(
@@ -352,6 +383,7 @@ fn job(args: &Args, record: &record::Record) -> ToolResult<Job> {
             )));
         }
     }
+    check_table_flags(args)?;
     if args.dry_run && args.drop_previous {
         return Err(ToolError::usage(
             "--dry-run and --drop-previous contradict each other: a dry run drops nothing",
@@ -374,6 +406,8 @@ fn job(args: &Args, record: &record::Record) -> ToolResult<Job> {
         schema,
         settings,
         dump,
+        tables: args.tables.clone(),
+        fk_not_valid: args.fk_not_valid,
         dump_section,
         yes: args.yes,
         dry_run: args.dry_run,
@@ -389,6 +423,25 @@ fn job(args: &Args, record: &record::Record) -> ToolResult<Job> {
         jobs,
         pg_bindirs: args.pg_bindirs.clone(),
     })
+}
+
+/// `--table` goes with the flags of a table restore, and names what can be a table.
+fn check_table_flags(args: &Args) -> ToolResult<()> {
+    if !args.tables.is_empty() && args.repoint_dependents {
+        return Err(ToolError::usage(
+            "--repoint-dependents goes with a whole-schema swap: --table re-creates the views that read the table anyway; leave it out",
+        ));
+    }
+    if let Some(bad) = args
+        .tables
+        .iter()
+        .find(|t| Ident::new((*t).clone()).is_err())
+    {
+        return Err(ToolError::usage(format!(
+            "--table {bad:?}: not a table name (empty, over 63 bytes, or holding a NUL byte)"
+        )));
+    }
+    Ok(())
 }
 
 /// The keys the section always has, so readers need not test for them.

@@ -8,6 +8,7 @@
 //! constraints, triggers, materialized view data, grants). Loading the data ourselves is what
 //! lets it go to the server in COPY's binary form, which costs the server far less to take.
 
+use crate::tableset::{self, NotInDump, Selection};
 use pgdump::{Archive, Entry};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -68,13 +69,12 @@ pub fn make(
     dump_section: Option<&Value>,
     jobs: usize,
 ) -> Result<Plan, PlanError> {
-    let archive = Archive::open(path).map_err(|e| {
-        PlanError::new(
-            "dump",
-            format!("reading dump '{}': {}", path.display(), e.kind()),
-        )
-    })?;
-    let members: Vec<&Entry> = readiness::Part::of(&archive, schema).entries;
+    let archive = open(path)?;
+    let members: BTreeSet<u32> = readiness::Part::of(&archive, schema)
+        .entries
+        .iter()
+        .map(|e| e.dump_id.0)
+        .collect();
     if members.is_empty() {
         return Err(PlanError::new(
             "schema_objects",
@@ -84,6 +84,57 @@ pub fn make(
             ),
         ));
     }
+    assemble(archive, &members, schema, dump_section, jobs)
+}
+
+/// The plan of a table restore (`--table`): the named tables' own entries and the entries of
+/// the dump's views that read them (restored only where they are missing live: the caller
+/// takes out the others with [`Plan::leave_out`]). A name that is no table of the dump's
+/// schema is `Err(Ok(..))`, a usage error; a dump that cannot be read is `Err(Err(..))`.
+pub fn make_for_tables(
+    path: &Path,
+    schema: &str,
+    names: &[String],
+    dump_section: Option<&Value>,
+    jobs: usize,
+) -> Result<(Plan, Selection), Result<NotInDump, PlanError>> {
+    let archive = open(path).map_err(Err)?;
+    let selection = tableset::select(&archive, schema, names).map_err(Ok)?;
+    let mut members = selection.own.clone();
+    members.extend(
+        selection
+            .readers
+            .iter()
+            .flat_map(|r| r.entries.iter().copied()),
+    );
+    let plan = assemble(archive, &members, schema, dump_section, jobs).map_err(Err)?;
+    Ok((plan, selection))
+}
+
+fn open(path: &Path) -> Result<Archive, PlanError> {
+    Archive::open(path).map_err(|e| {
+        PlanError::new(
+            "dump",
+            format!("reading dump '{}': {}", path.display(), e.kind()),
+        )
+    })
+}
+
+/// The plan of restoring the entries `member_ids` of the archive: its tables with their row
+/// counts (from the record when it counted this very file, else read from the archive).
+fn assemble(
+    archive: Archive,
+    member_ids: &BTreeSet<u32>,
+    schema: &str,
+    dump_section: Option<&Value>,
+    jobs: usize,
+) -> Result<Plan, PlanError> {
+    let path = archive.path().to_path_buf();
+    let members: Vec<&Entry> = archive
+        .entries()
+        .iter()
+        .filter(|e| member_ids.contains(&e.dump_id.0))
+        .collect();
     let owners = members
         .iter()
         .filter_map(|e| e.owner.as_ref())
@@ -110,7 +161,7 @@ pub fn make(
             expected_rows: None,
         })
         .collect();
-    let counts_from = if fill_from_record(&mut tables, path, &archive, dump_section) {
+    let counts_from = if fill_from_record(&mut tables, &path, &archive, dump_section) {
         "the record's dump section"
     } else {
         count_in_archive(&archive, &data, &mut tables, jobs)?;
@@ -119,6 +170,8 @@ pub fn make(
     let entry_ids = members.iter().map(|e| e.dump_id.0).collect();
     let (before_data, after_data) = split_around_data(&members);
     let encoding = dump_encoding(&archive);
+    drop(members);
+    drop(data);
     Ok(Plan {
         archive,
         entry_ids,
@@ -279,6 +332,18 @@ impl Plan {
 
     pub fn total_rows(&self) -> u64 {
         self.tables.iter().filter_map(|t| t.expected_rows).sum()
+    }
+
+    /// Takes these entries out of the restore: the dump's views that exist live, which the
+    /// table restore re-points instead of restoring.
+    pub fn leave_out(&mut self, ids: &BTreeSet<u32>) {
+        for list in [
+            &mut self.entry_ids,
+            &mut self.before_data,
+            &mut self.after_data,
+        ] {
+            list.retain(|id| !ids.contains(id));
+        }
     }
 
     /// The table a COPY statement fills.

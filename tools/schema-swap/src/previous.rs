@@ -112,13 +112,15 @@ pub struct Previous {
     pub set_aside_at: jiff::Timestamp,
     pub bytes: i64,
     pub tables: i64,
+    /// Holds only tables a table restore (`--table`) set aside, not a whole schema.
+    pub tables_only: bool,
 }
 
 impl Previous {
     fn to_value(&self) -> Value {
         json!({
             "name": self.name, "set_aside_at": self.set_aside_at.to_string(),
-            "size_bytes": self.bytes, "tables": self.tables,
+            "size_bytes": self.bytes, "tables": self.tables, "tables_only": self.tables_only,
         })
     }
 }
@@ -132,11 +134,12 @@ pub async fn find(
         .query(
             "SELECT n.nspname::text,
                     coalesce(sum(pg_total_relation_size(c.oid)) FILTER (WHERE c.relkind IN ('r', 'm')), 0)::int8,
-                    count(c.oid) FILTER (WHERE c.relkind IN ('r', 'p'))
+                    count(c.oid) FILTER (WHERE c.relkind IN ('r', 'p')),
+                    coalesce(starts_with(obj_description(n.oid, 'pg_namespace'), $2), false)
              FROM pg_namespace n LEFT JOIN pg_class c ON c.relnamespace = n.oid
              WHERE starts_with(n.nspname, $1 || '_prev_')
-             GROUP BY n.nspname",
-            &[&schema.as_str()],
+             GROUP BY n.nspname, n.oid",
+            &[&schema.as_str(), &crate::tables::ASIDE_COMMENT_PREFIX],
         )
         .await?;
     let mut found: Vec<Previous> = rows
@@ -148,6 +151,7 @@ pub async fn find(
                 name,
                 bytes: row.get(1),
                 tables: row.get(2),
+                tables_only: row.get(3),
             })
         })
         .collect();
@@ -283,6 +287,21 @@ pub async fn rollback(
         );
         return Ok(());
     };
+    if newest.tables_only {
+        // Swapping it in would replace the whole schema with a few tables.
+        push(
+            section,
+            reporter,
+            Check::fail(
+                "rollback",
+                format!(
+                    "the newest previous schema {} holds only the tables a table restore (--table) set aside, not a whole schema: --rollback would replace {schema} with them; move tables back by hand (ALTER TABLE ... SET SCHEMA), or drop it with --prune to roll back to an older whole schema",
+                    newest.name
+                ),
+            ),
+        );
+        return Ok(());
+    }
     let back = Ident::new(newest.name.clone()).map_err(|e| ToolError::usage(e.to_string()))?;
     let exists = matches!(catalog::schema(&client, schema.as_str()).await, Ok(Some(_)));
     let Some(aside) = free_aside_name_or_fail(&client, schema, section, reporter).await else {

@@ -18,32 +18,32 @@ use std::time::Instant;
 
 /// Everything a swap learnt, for the record.
 #[derive(Debug, Default)]
-struct Stats {
+pub(crate) struct Stats {
     /// Per table of the plan: rows sent to the server, rows the server took (COPY), rows
     /// counted in the end, and the COPY format that loaded them.
-    sent: Vec<Option<u64>>,
-    copied: Vec<Option<u64>>,
-    counted: Vec<Option<u64>>,
-    formats: Vec<Option<&'static str>>,
+    pub(crate) sent: Vec<Option<u64>>,
+    pub(crate) copied: Vec<Option<u64>>,
+    pub(crate) counted: Vec<Option<u64>>,
+    pub(crate) formats: Vec<Option<&'static str>>,
     /// Tables that could not go in binary form, and why.
-    as_text: Vec<String>,
-    statements: u64,
+    pub(crate) as_text: Vec<String>,
+    pub(crate) statements: u64,
     /// The statements that carried ties across the schema's border over (readiness::links).
-    carried: Vec<String>,
+    pub(crate) carried: Vec<String>,
     /// The dump's ATTACH PARTITION of the schema's tables to parents outside it, run after
     /// the restore (readiness::outside_attach).
-    attach_later: Vec<String>,
+    pub(crate) attach_later: Vec<String>,
     /// Settings pg_restore wrote that the server lacks, left out.
-    left_out: BTreeSet<String>,
+    pub(crate) left_out: BTreeSet<String>,
     /// Whether pg_init_privs got the restored schema's initial privileges (when there were).
-    initial_privileges_written: bool,
-    restore_ms: u64,
-    verify_ms: u64,
+    pub(crate) initial_privileges_written: bool,
+    pub(crate) restore_ms: u64,
+    pub(crate) verify_ms: u64,
 }
 
 /// Why the transaction did not commit.
 #[derive(Debug)]
-enum Failure {
+pub(crate) enum Failure {
     /// A check failed, or a statement: the check's name and why.
     Failed(&'static str, String),
     /// Another swap of the schema holds the lock.
@@ -226,31 +226,7 @@ pub async fn run(
         );
     }
     if let Err(failure) = outcome {
-        let check = match failure {
-            Failure::Failed(name, why) => {
-                // Ends the aborted transaction; if this fails too the connection is gone,
-                // and the server rolls back on its own.
-                let _ = client.batch_execute("ROLLBACK").await;
-                Check::fail(name, format!("{why}; rolled back, nothing changed"))
-            }
-            Failure::Locked(why) => {
-                let _ = client.batch_execute("ROLLBACK").await;
-                section.mark_could_not_run();
-                Check::fail("lock", format!("{why}; nothing changed"))
-            }
-            Failure::Lost(why) => Check::fail(
-                "connection",
-                format!("{why}: the server rolls the unfinished transaction back, nothing changed"),
-            ),
-            Failure::Interrupted(signal) => Check::fail(
-                "interrupted",
-                format!(
-                    "interrupted by {signal} before the commit: the transaction was abandoned and rolls back, nothing changed"
-                ),
-            ),
-        };
-        push(section, reporter, check);
-        drop(client);
+        roll_back(client, failure, section, reporter).await;
         connection.abort();
         return Ok(());
     }
@@ -274,36 +250,12 @@ pub async fn run(
 
     // 5. The commit: not raced with signals, its outcome must be known.
     let commit_started = Instant::now();
-    match client.batch_execute("COMMIT").await {
-        Ok(()) => {}
-        Err(e) if e.as_db_error().is_some() => {
-            push(
-                section,
-                reporter,
-                Check::fail(
-                    "commit",
-                    format!(
-                        "COMMIT failed: {}; rolled back, nothing changed",
-                        db_message(&e)
-                    ),
-                ),
-            );
-            return Ok(());
-        }
-        Err(e) => {
-            push(
-                section,
-                reporter,
-                Check::fail(
-                    "commit",
-                    format!(
-                        "the connection was lost during COMMIT ({e}): whether it committed is unknown; run 'schema-swap --list --schema {schema}' to see whether {aside} exists"
-                    ),
-                ),
-            );
-            section.mark_could_not_run();
-            return Ok(());
-        }
+    let how_to_tell = format!(
+        "run '{TOOL} --list --schema {}' to see whether {aside} exists",
+        shell_word(schema.as_str())
+    );
+    if !commit(&client, &how_to_tell, section, reporter).await {
+        return Ok(());
     }
     section.insert_data("committed", json!(true));
     let restored = format!(
@@ -338,32 +290,109 @@ pub async fn run(
     Ok(())
 }
 
-/// What the server-side checks found.
-struct Ready {
-    pg_restore: pg::PgRestore,
-    server_major: u32,
-    superuser: bool,
-    /// Whether the schema exists now.
-    exists: bool,
-    /// Views outside the schema to recreate (`--repoint-dependents`): name and definition.
-    repoint: Vec<(String, String)>,
-    /// The extensions to move and the metadata to give the schema, from readiness.
-    assessment: readiness::Assessment,
-    /// The server's settings: a `SET` pg_restore writes for another is left out.
-    settings: BTreeSet<String>,
-    /// For a dump from a newer major than the server, what a failed statement's message
-    /// adds; empty otherwise.
-    newer_dump_hint: String,
+/// Ends a transaction that did not get to COMMIT and says why in the record: in every case
+/// the database is as it was.
+pub(crate) async fn roll_back(
+    client: Client,
+    failure: Failure,
+    section: &mut SectionBuilder,
+    reporter: &Reporter,
+) {
+    let check = match failure {
+        Failure::Failed(name, why) => {
+            // Ends the aborted transaction; if this fails too the connection is gone,
+            // and the server rolls back on its own.
+            let _ = client.batch_execute("ROLLBACK").await;
+            Check::fail(name, format!("{why}; rolled back, nothing changed"))
+        }
+        Failure::Locked(why) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            section.mark_could_not_run();
+            Check::fail("lock", format!("{why}; nothing changed"))
+        }
+        Failure::Lost(why) => Check::fail(
+            "connection",
+            format!("{why}: the server rolls the unfinished transaction back, nothing changed"),
+        ),
+        Failure::Interrupted(signal) => Check::fail(
+            "interrupted",
+            format!(
+                "interrupted by {signal} before the commit: the transaction was abandoned and rolls back, nothing changed"
+            ),
+        ),
+    };
+    push(section, reporter, check);
 }
 
-#[allow(clippy::too_many_lines)] // one check after another, each with its own message
-async fn preflight(
+/// COMMIT, not raced with signals: its outcome must be known. False when it did not commit
+/// (or may not have: then the record says how to find out and the exit is 4).
+pub(crate) async fn commit(
+    client: &Client,
+    how_to_tell: &str,
+    section: &mut SectionBuilder,
+    reporter: &Reporter,
+) -> bool {
+    match client.batch_execute("COMMIT").await {
+        Ok(()) => {}
+        Err(e) if e.as_db_error().is_some() => {
+            push(
+                section,
+                reporter,
+                Check::fail(
+                    "commit",
+                    format!(
+                        "COMMIT failed: {}; rolled back, nothing changed",
+                        db_message(&e)
+                    ),
+                ),
+            );
+            return false;
+        }
+        Err(e) => {
+            push(
+                section,
+                reporter,
+                Check::fail(
+                    "commit",
+                    format!(
+                        "the connection was lost during COMMIT ({e}): whether it committed is unknown; {how_to_tell}"
+                    ),
+                ),
+            );
+            section.mark_could_not_run();
+            return false;
+        }
+    }
+    true
+}
+
+/// What the server-side checks found.
+pub(crate) struct Ready {
+    pub(crate) pg_restore: pg::PgRestore,
+    pub(crate) server_major: u32,
+    pub(crate) superuser: bool,
+    /// Whether the schema exists now.
+    pub(crate) exists: bool,
+    /// Views outside the schema to recreate (`--repoint-dependents`): name and definition.
+    pub(crate) repoint: Vec<(String, String)>,
+    /// The extensions to move and the metadata to give the schema, from readiness.
+    pub(crate) assessment: readiness::Assessment,
+    /// The server's settings: a `SET` pg_restore writes for another is left out.
+    pub(crate) settings: BTreeSet<String>,
+    /// For a dump from a newer major than the server, what a failed statement's message
+    /// adds; empty otherwise.
+    pub(crate) newer_dump_hint: String,
+}
+
+/// The server's version and role, a pg_restore that fits both the dump and the server, and
+/// the roles the dump names: what any restore needs of the server.
+pub(crate) async fn server_checks(
     job: &Job,
     plan: &Plan,
     client: &Client,
     section: &mut SectionBuilder,
     reporter: &Reporter,
-) -> Option<Ready> {
+) -> Option<(catalog::Server, pg::PgRestore)> {
     let server = match catalog::server(client).await {
         Ok(server) => server,
         Err(e) => {
@@ -442,6 +471,18 @@ async fn preflight(
             return None;
         }
     }
+    Some((server, pg_restore))
+}
+
+#[allow(clippy::too_many_lines)] // one check after another, each with its own message
+async fn preflight(
+    job: &Job,
+    plan: &Plan,
+    client: &Client,
+    section: &mut SectionBuilder,
+    reporter: &Reporter,
+) -> Option<Ready> {
+    let (server, pg_restore) = server_checks(job, plan, client, section, reporter).await?;
     let exists = match catalog::schema(client, job.schema.as_str()).await {
         Ok(info) => info.is_some(),
         Err(e) => {
@@ -571,7 +612,7 @@ async fn preflight(
 
 /// For a dump made from a newer major than the server: a failed statement probably uses
 /// what the server lacks, and the cure is a newer server.
-fn newer_dump_hint(plan: &Plan, server_major: u32) -> String {
+pub(crate) fn newer_dump_hint(plan: &Plan, server_major: u32) -> String {
     let source = plan
         .archive
         .header()
@@ -618,7 +659,7 @@ async fn view_definitions(
     Ok(out)
 }
 
-fn write_list_file(ids: &[u32], what: &str) -> Result<tempfile::NamedTempFile, String> {
+pub(crate) fn write_list_file(ids: &[u32], what: &str) -> Result<tempfile::NamedTempFile, String> {
     use std::io::Write;
     let mut file = tempfile::Builder::new()
         .prefix("schema-swap-")
@@ -820,7 +861,7 @@ async fn swap_transaction(
 }
 
 /// Runs pg_restore on one list of entries and applies its script.
-async fn run_pg_restore(
+pub(crate) async fn run_pg_restore(
     client: &Client,
     ready: &Ready,
     list_file: &std::path::Path,
@@ -852,7 +893,7 @@ async fn run_pg_restore(
 }
 
 /// Loads every table's COPY data from the archive, in binary form where it can.
-async fn load_tables(
+pub(crate) async fn load_tables(
     client: &Client,
     job: &Job,
     plan: &Plan,
@@ -1107,7 +1148,7 @@ async fn apply(
 
 /// Every table must hold exactly what the archive reader counted: as sent, as taken by COPY,
 /// and as counted now in the transaction.
-async fn verify(client: &Client, plan: &Plan, stats: &mut Stats) -> Result<(), Failure> {
+pub(crate) async fn verify(client: &Client, plan: &Plan, stats: &mut Stats) -> Result<(), Failure> {
     let mut wrong = Vec::new();
     for (index, table) in plan.tables.iter().enumerate() {
         if table.copy_sql.is_none() {
@@ -1177,7 +1218,7 @@ fn show(n: Option<u64>) -> String {
     n.map_or_else(|| "none".to_owned(), |n| n.to_string())
 }
 
-fn tables_value(plan: &Plan, stats: &Stats) -> Value {
+pub(crate) fn tables_value(plan: &Plan, stats: &Stats) -> Value {
     Value::Array(
         plan.tables
             .iter()
@@ -1203,7 +1244,7 @@ fn tables_value(plan: &Plan, stats: &Stats) -> Value {
 /// Resolves when SIGINT, SIGTERM or SIGHUP arrives (or arrived since the tool deferred
 /// signals, before these handlers existed); names it. Never resolves if the handlers cannot
 /// be installed (then cli's watcher stays deferred, and a kill still rolls back).
-async fn interrupted() -> &'static str {
+pub(crate) async fn interrupted() -> &'static str {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
         signal(SignalKind::interrupt()),
@@ -1237,12 +1278,12 @@ pub fn db_message(e: &PgError) -> String {
     }
 }
 
-fn millis(since: Instant) -> u64 {
+pub(crate) fn millis(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// A word for a shell command line, quoted when it needs to be.
-fn shell_word(word: &str) -> String {
+pub(crate) fn shell_word(word: &str) -> String {
     if !word.is_empty()
         && word
             .bytes()

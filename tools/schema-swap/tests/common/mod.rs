@@ -449,40 +449,51 @@ impl Gated {
         Gates::hold(&self.cluster)
     }
 
-    /// Waits until the swap's session (or a parallel worker of it) waits at gate `k`: a
-    /// restore statement blocked on it.
+    /// Waits until the swap's session (or a parallel worker of it) waits at gate `k`.
     pub fn wait_at_gate(&self, k: i32) {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        let sql = format!(
-            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-             WHERE l.locktype = 'advisory' AND NOT l.granted AND l.classid = 0 AND l.objid = {k} AND l.objsubid = 1
-               AND (a.application_name = 'schema-swap'
-                    OR a.leader_pid IN (SELECT pid FROM pg_stat_activity WHERE application_name = 'schema-swap'))"
-        );
-        while self.cluster.psql(TARGET, &sql) == "0" {
-            assert!(
-                Instant::now() < deadline,
-                "no restore ever waited at gate {k}"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_at_gate(&self.cluster, TARGET, k);
     }
 
     /// Waits until no schema-swap session is left on the server (a killed client's backend
     /// ends once it notices), so the database is looked at after its rollback.
     pub fn wait_for_no_swap_session(&self) {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while self.cluster.psql(
-            "postgres",
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'schema-swap'",
-        ) != "0"
-        {
-            assert!(
-                Instant::now() < deadline,
-                "a schema-swap session is still on the server"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_no_session(&self.cluster);
+    }
+}
+
+/// Waits until a schema-swap session (or a parallel worker of it) in `db` waits at gate
+/// `k`: a restore statement blocked on it.
+pub fn wait_at_gate(cluster: &PgCluster, db: &str, k: i32) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let sql = format!(
+        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+         WHERE l.locktype = 'advisory' AND NOT l.granted AND l.classid = 0 AND l.objid = {k} AND l.objsubid = 1
+           AND (a.application_name = 'schema-swap'
+                OR a.leader_pid IN (SELECT pid FROM pg_stat_activity WHERE application_name = 'schema-swap'))"
+    );
+    while cluster.psql(db, &sql) == "0" {
+        assert!(
+            Instant::now() < deadline,
+            "no restore ever waited at gate {k}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Waits until no schema-swap session is left on the server (a killed client's backend ends
+/// once it notices), so the database is looked at after its rollback.
+pub fn wait_for_no_session(cluster: &PgCluster) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while cluster.psql(
+        "postgres",
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'schema-swap'",
+    ) != "0"
+    {
+        assert!(
+            Instant::now() < deadline,
+            "a schema-swap session is still on the server"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -493,7 +504,8 @@ pub struct Gates {
 }
 
 impl Gates {
-    fn hold(cluster: &PgCluster) -> Self {
+    /// Holds every gate in `TARGET`, in a session of its own.
+    pub fn hold(cluster: &PgCluster) -> Self {
         use std::io::Write as _;
         let mut child = cluster
             .client("psql")
@@ -544,7 +556,7 @@ pub struct Running {
 }
 
 impl Running {
-    fn new(mut child: std::process::Child) -> Self {
+    pub fn new(mut child: std::process::Child) -> Self {
         use std::io::{BufRead as _, Read as _};
         let stderr = child.stderr.take().unwrap();
         let (tx, lines) = std::sync::mpsc::channel();
