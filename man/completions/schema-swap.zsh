@@ -18,6 +18,7 @@ _schema-swap() {
 '--schema=[The schema to replace; default the record'\''s schema]:NAME:_default' \
 '--dump=[The dump\: a custom-format file or a directory-format directory; default the record'\''s dump section]:FILE:_files' \
 '*--table=[Replace only this table of the live schema (repeatable), with everything that belongs to it (indexes, constraints, triggers, rules, policies, owned sequences and their values, statistics, comments, grants, partitions and children) and its rows; foreign keys of other tables that pointed to it and views that read it are re-created on the restored table. Every other object of the schema stays as it is live. The live table is set aside into <schema>_prev_<UTC time>]:NAME:_default' \
+'--into=[Restore the dump'\''s schema (or, with --table, only those tables) as a new schema NAME beside the live one, to look before touching or to take rows back by hand. The live schema is not changed and no session ever sees it missing; NAME must not exist. Function bodies are text\: a copied function that names the schema still reads the live one]:NAME:_default' \
 '--keep=[With --prune\: how many of the newest previous schemas to keep]:N:_default' \
 '--older-than=[With --prune\: drop previous schemas set aside longer ago than this, e.g. 7d]:DURATION:_default' \
 '--lock-timeout=[How long any statement that takes a lock (the swap, --drop-previous, --prune, --rollback) waits for it before giving up. At least 1ms\: 0 is refused, since PostgreSQL reads a lock_timeout of 0 as "wait for ever"]:DURATION:_default' \

@@ -65,6 +65,14 @@ pub struct Args {
     #[arg(long = "table", value_name = "NAME")]
     pub tables: Vec<String>,
 
+    /// Restore the dump's schema (or, with --table, only those tables) as a new schema NAME
+    /// beside the live one, to look before touching or to take rows back by hand. The live
+    /// schema is not changed and no session ever sees it missing; NAME must not exist.
+    /// Function bodies are text: a copied function that names the schema still reads the
+    /// live one.
+    #[arg(long, value_name = "NAME")]
+    pub into: Option<String>,
+
     /// With --table: a re-created foreign key that live rows violate (rows written after the
     /// dump that reference rows the dump lacks) is made NOT VALID, with a warning that counts
     /// them, instead of rolling the restore back.
@@ -218,6 +226,8 @@ pub struct Job {
     pub settings: pg::ConnSettings,
     /// The dump, for a swap.
     pub dump: Option<PathBuf>,
+    /// `--into`: restore as this new schema instead of replacing the live one.
+    pub into: Option<Ident>,
     /// `--table`: restore only these tables of the schema.
     pub tables: Vec<String>,
     pub fk_not_valid: bool,
@@ -375,6 +385,7 @@ fn job(args: &Args, record: &record::Record) -> ToolResult<Job> {
             (args.drop_previous, "--drop-previous"),
             (args.repoint_dependents, "--repoint-dependents"),
             (!args.tables.is_empty(), "--table"),
+            (args.into.is_some(), "--into"),
         ];
         if let Some((_, flag)) = swap_only.iter().find(|(given, _)| *given) {
             return Err(ToolError::usage(format!(
@@ -389,20 +400,15 @@ fn job(args: &Args, record: &record::Record) -> ToolResult<Job> {
             "--dry-run and --drop-previous contradict each other: a dry run drops nothing",
         ));
     }
-    let older_than = match args.older_than {
-        Some(d) if d.0.is_negative() => {
-            return Err(ToolError::usage(
-                "--older-than: a duration cannot be negative",
-            ));
-        }
-        other => other.map(|d| d.0),
-    };
+    let older_than = older_than(args)?;
     let jobs = args.jobs.map_or_else(
         || std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
         std::num::NonZeroUsize::get,
     );
+    let into = into_name(args, &schema)?;
     Ok(Job {
         mode,
+        into,
         schema,
         settings,
         dump,
@@ -423,6 +429,43 @@ fn job(args: &Args, record: &record::Record) -> ToolResult<Job> {
         jobs,
         pg_bindirs: args.pg_bindirs.clone(),
     })
+}
+
+/// `--older-than`, which cannot be negative.
+fn older_than(args: &Args) -> ToolResult<Option<jiff::SignedDuration>> {
+    match args.older_than {
+        Some(d) if d.0.is_negative() => Err(ToolError::usage(
+            "--older-than: a duration cannot be negative",
+        )),
+        other => Ok(other.map(|d| d.0)),
+    }
+}
+
+/// `--into NAME`: a user schema's name that is not the schema's own, and nothing that would
+/// touch the live schema or a previous one.
+fn into_name(args: &Args, schema: &Ident) -> ToolResult<Option<Ident>> {
+    let Some(name) = &args.into else {
+        return Ok(None);
+    };
+    let into = readiness::names::user_schema(name)
+        .map_err(|e| ToolError::usage(format!("--into: {e}")))?;
+    if into.as_str() == schema.as_str() {
+        return Err(ToolError::usage(format!(
+            "--into {name}: that is the schema itself; name a new schema to restore the copy as, e.g. {}_copy",
+            schema.as_str()
+        )));
+    }
+    let contradictions = [
+        (args.drop_previous, "--drop-previous"),
+        (args.repoint_dependents, "--repoint-dependents"),
+        (args.fk_not_valid, "--fk-not-valid"),
+    ];
+    if let Some((_, flag)) = contradictions.iter().find(|(given, _)| *given) {
+        return Err(ToolError::usage(format!(
+            "{flag} changes the live schema, and --into leaves it as it is: leave one out"
+        )));
+    }
+    Ok(Some(into))
 }
 
 /// `--table` goes with the flags of a table restore, and names what can be a table.

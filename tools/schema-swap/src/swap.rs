@@ -112,13 +112,22 @@ pub async fn run(
     else {
         return Ok(());
     };
-    let previous_name = ready.exists.then(|| aside.clone());
+    if let Some(into) = &job.into {
+        if !copy_possible(&client, into, &ready, section, reporter).await? {
+            return Ok(());
+        }
+    }
+    // With --into the live schema is out of the way only inside the transaction: no
+    // previous schema is kept.
+    let previous_name = (ready.exists && job.into.is_none()).then(|| aside.clone());
     section.insert_data("previous", json!(previous_name.as_ref().map(Ident::as_str)));
+    section.insert_data("into", json!(job.into.as_ref().map(Ident::as_str)));
     section.insert_data("tables", tables_value(&plan, &Stats::default()));
 
-    let what = match &previous_name {
-        Some(aside) => format!("set {schema} aside as {aside}, then restore"),
-        None => format!("{schema} does not exist: create it and restore"),
+    let what = match (&job.into, &previous_name) {
+        (Some(into), _) => format!("restore the dump's {schema} as {into} beside the live one:"),
+        (None, Some(aside)) => format!("set {schema} aside as {aside}, then restore"),
+        (None, None) => format!("{schema} does not exist: create it and restore"),
     };
     let summary = format!(
         "{what} {} entries ({} tables, {} rows) from '{}' with pg_restore {} in database {}",
@@ -139,11 +148,18 @@ pub async fn run(
     }
 
     // 3. The operator's yes.
-    let question = format!(
-        "About to replace schema {schema} in {} ({}): services keep the old one until the commit",
-        job.settings.dbname(),
-        job.settings.describe()
-    );
+    let question = match &job.into {
+        Some(into) => format!(
+            "About to restore schema {schema} as the new schema {into} in {} ({}); the live {schema} stays as it is",
+            job.settings.dbname(),
+            job.settings.describe()
+        ),
+        None => format!(
+            "About to replace schema {schema} in {} ({}): services keep the old one until the commit",
+            job.settings.dbname(),
+            job.settings.describe()
+        ),
+    };
     if !previous::ask(job, &question, section, reporter)? {
         return Ok(());
     }
@@ -151,7 +167,14 @@ pub async fn run(
     // 4. The transaction. From here a signal must not end the process before the record
     // says whether the transaction rolled back or committed: this tool handles it.
     cli::defer_signals();
-    reporter.info(format!("Replacing: {summary}"));
+    reporter.info(format!(
+        "{}: {summary}",
+        if job.into.is_some() {
+            "Copying"
+        } else {
+            "Replacing"
+        }
+    ));
     let mut stats = Stats {
         sent: vec![None; plan.tables.len()],
         copied: vec![None; plan.tables.len()],
@@ -174,7 +197,7 @@ pub async fn run(
         &plan,
         &client,
         &ready,
-        previous_name.as_ref(),
+        ready.exists.then_some(&aside),
         [before_data.path(), after_data.path()],
         &mut stats,
         reporter,
@@ -258,6 +281,17 @@ pub async fn run(
         return Ok(());
     }
     section.insert_data("committed", json!(true));
+    if let Some(into) = &job.into {
+        let copied = format!(
+            "{schema} of '{}' restored as {into}: {} tables, {} rows, verified; the live {schema} is as it was; committed in {} ms",
+            dump.display(),
+            plan.tables.len(),
+            plan.total_rows(),
+            commit_started.elapsed().as_millis()
+        );
+        push(section, reporter, Check::ok("swap", copied));
+        return Ok(());
+    }
     let restored = format!(
         "{schema} restored from '{}': {} tables, {} rows, verified; committed in {} ms",
         dump.display(),
@@ -288,6 +322,62 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+/// Whether `--into NAME` can make its copy: NAME is free (a usage error otherwise, exit 2),
+/// and no extension lives in the schema (the copy's objects would need it in the copy, and
+/// an extension exists once per database).
+pub(crate) async fn copy_possible(
+    client: &Client,
+    into: &Ident,
+    ready: &Ready,
+    section: &mut SectionBuilder,
+    reporter: &Reporter,
+) -> Result<bool, ToolError> {
+    match catalog::schema(client, into.as_str()).await {
+        Ok(None) => {}
+        Ok(Some(_)) => {
+            let message = format!(
+                "--into {into}: that schema exists; name a new one (or drop it first, if it is an earlier copy)"
+            );
+            push(section, reporter, Check::fail("into", message.clone()));
+            return Err(ToolError::usage(message));
+        }
+        Err(e) => {
+            push(
+                section,
+                reporter,
+                Check::fail(
+                    "into",
+                    format!("looking up schema {into}: {}", db_message(&e)),
+                ),
+            );
+            return Ok(false);
+        }
+    }
+    let moved: Vec<&str> = ready
+        .assessment
+        .extensions
+        .iter()
+        .filter(|e| e.action == readiness::extensions::Action::Move)
+        .map(|e| e.name.as_str())
+        .collect();
+    if !moved.is_empty() {
+        push(
+            section,
+            reporter,
+            Check::fail(
+                "extensions",
+                format!(
+                    "extensions live in {}: {}; a copy beside it would need them in the copy, and an extension exists once per database: restore into another database to look at it",
+                    ready.assessment.schema,
+                    moved.join(", ")
+                ),
+            ),
+        );
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 /// Ends a transaction that did not get to COMMIT and says why in the record: in every case
@@ -535,7 +625,8 @@ async fn preflight(
         return None;
     }
     let mut repoint = Vec::new();
-    if exists {
+    // A copy beside the live schema (--into) leaves what depends on it alone.
+    if exists && job.into.is_none() {
         let dependents = match catalog::dependents(client, job.schema.as_str()).await {
             Ok(found) => found,
             Err(e) => {
@@ -726,9 +817,15 @@ async fn swap_transaction(
             .batch_execute(&format!("ALTER SCHEMA {schema} RENAME TO {aside}"))
             .await
             .map_err(step(format!("setting {schema} aside as {aside}")))?;
-        reporter.ok(format!(
-            "{schema} set aside as {aside} (until the commit, only in this transaction)"
-        ));
+        if job.into.is_some() {
+            reporter.ok(format!(
+                "{schema} out of the way as {aside} while the copy is restored (only in this transaction, renamed back before the commit)"
+            ));
+        } else {
+            reporter.ok(format!(
+                "{schema} set aside as {aside} (until the commit, only in this transaction)"
+            ));
+        }
     }
     // pg_restore runs with the server's defaults (64 MB and 4 MB): more memory for this one
     // session makes its index builds, key validation and refreshes sort in memory.
@@ -777,7 +874,9 @@ async fn swap_transaction(
         ));
     }
 
-    if let Some(aside) = aside {
+    // A copy (--into) leaves the live schema's ties across its border as they are.
+    let carry = job.into.is_none();
+    if let Some(aside) = aside.filter(|_| carry) {
         let untied = readiness::links::untie_from_outside_parents(
             client,
             &ready.assessment.links,
@@ -800,7 +899,14 @@ async fn swap_transaction(
     if !plan.after_data.is_empty() {
         run_pg_restore(client, ready, after_data, plan, freeze, stats, reporter).await?;
     }
-    for sql in std::mem::take(&mut stats.attach_later) {
+    let attach_later = std::mem::take(&mut stats.attach_later);
+    if !carry && !attach_later.is_empty() {
+        reporter.warn(format!(
+            "the copy's partitions of tables outside {schema} were not attached (the live ones are): {}",
+            attach_later.join("; ")
+        ));
+    }
+    for sql in attach_later.into_iter().filter(|_| carry) {
         client.batch_execute(&sql).await.map_err(step(format!(
             "attaching a restored partition to its parent outside {schema}"
         )))?;
@@ -823,7 +929,7 @@ async fn swap_transaction(
         plan.total_rows()
     ));
 
-    if let Some(aside) = aside {
+    if let Some(aside) = aside.filter(|_| carry) {
         let carried = readiness::links::carry_over(
             client,
             &ready.assessment.links,
@@ -842,6 +948,21 @@ async fn swap_transaction(
         stats.carried.extend(carried.statements);
     }
 
+    if let Some(into) = &job.into {
+        client
+            .batch_execute(&format!("ALTER SCHEMA {schema} RENAME TO {into}"))
+            .await
+            .map_err(step(format!("naming the restored copy {into}")))?;
+        if let Some(aside) = aside {
+            client
+                .batch_execute(&format!("ALTER SCHEMA {aside} RENAME TO {schema}"))
+                .await
+                .map_err(step(format!("naming {aside} {schema} again")))?;
+        }
+        reporter.ok(format!(
+            "the restored copy is {into}; the live {schema} has its name back"
+        ));
+    }
     for (view, definition) in &ready.repoint {
         client
             .batch_execute(&format!("CREATE OR REPLACE VIEW {view} AS {definition}"))

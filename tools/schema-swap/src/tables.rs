@@ -25,6 +25,7 @@ use pg::Ident;
 use pg::tokio_postgres::{Client, Error as PgError};
 use record::{Check, SectionBuilder};
 use serde_json::json;
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 /// What the comment of a schema of tables set aside starts with: `--rollback` and `--list`
@@ -103,6 +104,7 @@ pub async fn run(
         return Ok(());
     };
     let live = match Live::read(&client, schema, &selection).await {
+        Ok(live) if job.into.is_some() => live.for_copy(),
         Ok(live) => live,
         Err(e) => {
             push(
@@ -116,23 +118,40 @@ pub async fn run(
             return Ok(());
         }
     };
-    if let Some(why) = live.refusal() {
+    if let Some(why) = live.refusal(job.into.is_some()) {
         push(section, reporter, Check::fail("tables", why));
         return Ok(());
     }
-    plan.leave_out(&live.readers_present);
+    if let Some(into) = &job.into {
+        if !swap::copy_possible(&client, into, &ready, section, reporter).await? {
+            return Ok(());
+        }
+        // A copy is the tables alone: nothing outside them is restored or re-created.
+        let readers: BTreeSet<u32> = selection
+            .readers
+            .iter()
+            .flat_map(|r| r.entries.iter().copied())
+            .collect();
+        plan.leave_out(&readers);
+    } else {
+        plan.leave_out(&live.readers_present);
+    }
     let Some(aside) = previous::free_aside_name_or_fail(&client, schema, section, reporter).await
     else {
         return Ok(());
     };
     let aside_used = (!live.tables.is_empty()).then_some(&aside);
-    section.insert_data("previous", json!(aside_used.map(Ident::as_str)));
+    section.insert_data(
+        "previous",
+        json!(aside_used.filter(|_| job.into.is_none()).map(Ident::as_str)),
+    );
+    section.insert_data("into", json!(job.into.as_ref().map(Ident::as_str)));
     section.insert_data("tables", swap::tables_value(&plan, &Stats::default()));
     section.insert_data(
         "table_restore",
         live.to_value(&selection, aside_used, &ForeignKeyOutcomes::default()),
     );
-    let summary = live.describe(&selection, aside_used, schema);
+    let summary = live.describe(&selection, aside_used, schema, job.into.as_ref());
     for warning in live.warnings(aside_used) {
         push(section, reporter, Check::warn("dependents", warning));
     }
@@ -155,10 +174,19 @@ pub async fn run(
 
     // 3. The operator's yes.
     let question = format!(
-        "About to replace table(s) {} of schema {schema} in {} ({}): services keep the live ones until the commit",
+        "About to {} table(s) {} of schema {schema} in {} ({}){}",
+        if job.into.is_some() {
+            "copy"
+        } else {
+            "replace"
+        },
         job.tables.join(", "),
         job.settings.dbname(),
-        job.settings.describe()
+        job.settings.describe(),
+        match &job.into {
+            Some(into) => format!(" into the new schema {into}; the live tables stay as they are"),
+            None => ": services keep the live ones until the commit".to_owned(),
+        }
     );
     if !previous::ask(job, &question, section, reporter)? {
         return Ok(());
@@ -209,7 +237,7 @@ pub async fn run(
         outcome = transaction => outcome,
         signal = swap::interrupted() => Err(Failure::Interrupted(signal)),
     };
-    let aside_used = (!in_transaction.tables.is_empty()).then_some(&aside);
+    let aside_used = (!in_transaction.tables.is_empty() && job.into.is_none()).then_some(&aside);
     section.insert_data("previous", json!(aside_used.map(Ident::as_str)));
     section.insert_data("tables", swap::tables_value(&plan, &stats));
     section.insert_data(
@@ -253,6 +281,18 @@ pub async fn run(
         return Ok(());
     }
     section.insert_data("committed", json!(true));
+    if let Some(into) = &job.into {
+        let copied = format!(
+            "{} of {schema} restored from '{}' as copies in {into}: {} tables, {} rows, verified; the live tables are as they were; committed in {} ms",
+            job.tables.join(", "),
+            dump.display(),
+            plan.tables.len(),
+            plan.total_rows(),
+            commit_started.elapsed().as_millis()
+        );
+        push(section, reporter, Check::ok("swap", copied));
+        return Ok(());
+    }
     push(
         section,
         reporter,
@@ -408,7 +448,10 @@ async fn restore_transaction(
     *live = Live::read(client, schema, selection).await.map_err(step(
         "reading the live tables again under their locks".into(),
     ))?;
-    if let Some(why) = live.refusal() {
+    if job.into.is_some() {
+        *live = std::mem::take(live).for_copy();
+    }
+    if let Some(why) = live.refusal(job.into.is_some()) {
         return Err(Failure::Failed("tables", why));
     }
     client
@@ -450,12 +493,17 @@ async fn restore_transaction(
         }
         set_aside(client, schema, aside, live).await?;
         reporter.ok(format!(
-            "{} set aside in {aside} (until the commit, only in this transaction)",
+            "{} set aside in {aside} ({}only in this transaction)",
             live.tables
                 .iter()
                 .map(|t| t.qualified.as_str())
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            if job.into.is_some() {
+                "while the copies are restored, then moved back: "
+            } else {
+                "until the commit, "
+            }
         ));
     }
 
@@ -484,6 +532,9 @@ async fn restore_transaction(
         plan.total_rows()
     ));
 
+    if let Some(into) = &job.into {
+        return make_copy(client, schema, aside, into, selection, live).await;
+    }
     let keys: Vec<&ForeignKey> = live
         .foreign_keys
         .iter()
@@ -530,6 +581,77 @@ async fn restore_transaction(
             "materialized view {} re-created on the restored tables",
             matview.name
         ));
+    }
+    Ok(())
+}
+
+/// `--into`: the restored tables go into the new schema `into` (owned like the live schema),
+/// and the live ones, out of the way in `aside` meanwhile, come back; `aside` goes.
+async fn make_copy(
+    client: &Client,
+    schema: &Ident,
+    aside: &Ident,
+    into: &Ident,
+    selection: &crate::tableset::Selection,
+    live: &Live,
+) -> Result<(), Failure> {
+    let step = |what: String| move |e: PgError| step_failure(client, &what, &e);
+    let create: String = client
+        .query_one(
+            "SELECT format('CREATE SCHEMA %I AUTHORIZATION %I', $1::text, pg_get_userbyid(nspowner))
+             FROM pg_namespace WHERE nspname = $2",
+            &[&into.as_str(), &schema.as_str()],
+        )
+        .await
+        .map_err(step(format!("reading the owner of {schema}")))?
+        .get(0);
+    client
+        .batch_execute(&create)
+        .await
+        .map_err(step(format!("creating {into}")))?;
+    let restored: Vec<&str> = selection.tables.iter().map(|t| t.name.as_str()).collect();
+    move_tables(client, schema, into, &restored).await?;
+    if !live.tables.is_empty() {
+        let names: Vec<&str> = live.tables.iter().map(|t| t.name.as_str()).collect();
+        move_tables(client, aside, schema, &names).await?;
+        client
+            .batch_execute(&format!("DROP SCHEMA {aside}"))
+            .await
+            .map_err(step(format!("dropping {aside}, emptied")))?;
+    }
+    Ok(())
+}
+
+/// Moves the tables `names` of `from`, with their statistics objects, into `to`.
+async fn move_tables(
+    client: &Client,
+    from: &Ident,
+    to: &Ident,
+    names: &[&str],
+) -> Result<(), Failure> {
+    let what = format!("moving {} from {from} to {to}", names.join(", "));
+    let statements: Vec<String> = client
+        .query(
+            "SELECT format('ALTER TABLE %I.%I SET SCHEMA %I', n.nspname, c.relname, $3::text)
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) AND c.relkind IN ('r', 'p')
+             UNION ALL
+             SELECT format('ALTER STATISTICS %I.%I SET SCHEMA %I', n.nspname, s.stxname, $3::text)
+             FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace
+             JOIN pg_class c ON c.oid = s.stxrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace
+             WHERE n.nspname = $1 AND cn.nspname = $1 AND c.relname = ANY($2::text[])",
+            &[&from.as_str(), &names, &to.as_str()],
+        )
+        .await
+        .map_err(|e| step_failure(client, &what, &e))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for sql in statements {
+        client
+            .batch_execute(&sql)
+            .await
+            .map_err(|e| step_failure(client, &what, &e))?;
     }
     Ok(())
 }

@@ -73,11 +73,11 @@ impl Shop {
         cmd
     }
 
-    /// schema-swap on `db` with `args` (and the dump, for a table restore), run to its end:
+    /// schema-swap on `db` with `args` (and the dump, for a restore), run to its end:
     /// exit code, record, what it said.
     fn run(&self, db: &str, args: &[&str]) -> (Option<i32>, Value, String) {
         let mut cmd = self.tool(db);
-        if args.contains(&"--table") {
+        if args.contains(&"--table") || args.contains(&"--into") {
             cmd.arg("--dump").arg(&self.dump);
         }
         let out = cmd.args(args).output().unwrap();
@@ -235,6 +235,59 @@ fn table_restores(major: u32) {
     let (code, rec, _) = shop.run("dropped", &["--list"]);
     assert_eq!(code, Some(0));
     assert_eq!(rec["swap"]["previous_schemas"][0]["tables_only"], true);
+
+    // --into: the dump's schema as a new one beside the live one, which does not change.
+    shop.copy(
+        "look",
+        "DELETE FROM shop.orders WHERE id BETWEEN 350 AND 360;",
+    );
+    let live = shop.snapshot("look");
+    let (code, rec, said) = shop.run("look", &["--into", "shop_copy", "--yes"]);
+    assert_eq!(code, Some(0), "{major}: {said}");
+    assert_eq!(rec["swap"]["into"], "shop_copy");
+    assert_eq!(rec["swap"]["previous"], Value::Null);
+    for (l, n) in live.iter().zip(&shop.snapshot("look")) {
+        assert_same(l, n, &format!("{major}: the live schemas under --into"));
+    }
+    // The copy is the oracle's schema under the copy's name.
+    shop.cluster
+        .psql("postgres", "CREATE DATABASE oracle_renamed TEMPLATE oracle");
+    shop.cluster
+        .psql("oracle_renamed", "ALTER SCHEMA shop RENAME TO shop_copy");
+    assert_same(
+        &Snapshot::take(&shop.cluster, "oracle_renamed", "shop_copy"),
+        &Snapshot::take(&shop.cluster, "look", "shop_copy"),
+        &format!("{major}: the copy"),
+    );
+    assert!(shop.asides("look").is_empty(), "{major}");
+    // Only the tables, as copies; a name taken is refused (exit 2).
+    let (code, _, said) = shop.run(
+        "look",
+        &["--table", "orders", "--into", "shop_copy", "--yes"],
+    );
+    assert_eq!(code, Some(2), "{major}: {said}");
+    assert!(said.contains("that schema exists"), "{major}: {said}");
+    let (code, _, said) = shop.run(
+        "look",
+        &["--table", "orders", "--into", "orders_then", "--yes"],
+    );
+    assert_eq!(code, Some(0), "{major}: {said}");
+    for (l, n) in live.iter().zip(&shop.snapshot("look")) {
+        assert_same(
+            l,
+            n,
+            &format!("{major}: the live schemas under --table --into"),
+        );
+    }
+    assert_eq!(
+        shop.value("look", "SELECT count(*) FROM orders_then.orders"),
+        "400"
+    );
+    assert_eq!(
+        shop.value("look", "SELECT count(*) FROM shop.orders"),
+        "389"
+    );
+    assert!(shop.asides("look").is_empty(), "{major}");
 
     // Rows written after the dump reference orders the dump lacks: refused, nothing changed.
     shop.copy(

@@ -553,8 +553,27 @@ impl Live {
         Ok(())
     }
 
+    /// What a copy (`--into`) acts on: the live tables alone, which it moves out of the way
+    /// and back inside its transaction; nothing that points at them is touched.
+    #[must_use]
+    pub fn for_copy(self) -> Self {
+        Self {
+            tables: self.tables,
+            outside: self.outside,
+            statistics: self.statistics,
+            untie: self.untie,
+            ..Self::default()
+        }
+    }
+
     /// Why the restore cannot go ahead, before anything changes.
-    pub fn refusal(&self) -> Option<String> {
+    pub fn refusal(&self, copy: bool) -> Option<String> {
+        if copy && !self.untie.is_empty() {
+            return Some(format!(
+                "the tables are partitions or children of tables not named: {}; a copy would be attached to them too: name the parents with --table",
+                self.untie.join("; ")
+            ));
+        }
         if !self.outside.is_empty() {
             return Some(format!(
                 "partitions or children of the tables live in another schema: {}; --table moves only tables of the schema: restore their schema too, or the whole schema",
@@ -571,7 +590,21 @@ impl Live {
     }
 
     /// For people: what the restore will do.
-    pub fn describe(&self, selection: &Selection, aside: Option<&Ident>, schema: &Ident) -> String {
+    pub fn describe(
+        &self,
+        selection: &Selection,
+        aside: Option<&Ident>,
+        schema: &Ident,
+        into: Option<&Ident>,
+    ) -> String {
+        let restored: Vec<&str> = selection.tables.iter().map(|t| t.name.as_str()).collect();
+        if let Some(into) = into {
+            return format!(
+                "restore {} of {schema} ({} entries of the dump) as copies in the new schema {into}; the live tables stay as they are",
+                restored.join(", "),
+                selection.own.len()
+            );
+        }
         let mut parts = Vec::new();
         if let Some(aside) = aside {
             parts.push(format!(
@@ -583,7 +616,6 @@ impl Live {
                     .join(", ")
             ));
         }
-        let restored: Vec<&str> = selection.tables.iter().map(|t| t.name.as_str()).collect();
         parts.push(format!(
             "restore {} of {schema} ({} entries of the dump)",
             restored.join(", "),
