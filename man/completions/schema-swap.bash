@@ -23,7 +23,7 @@ _schema__swap() {
 
     case "${cmd}" in
         schema__swap)
-            opts="-y -q -h -V --schema --dump --table --into --fk-not-valid --yes --dry-run --drop-previous --repoint-dependents --rollback --list --prune --keep --older-than --lock-timeout --maintenance-work-mem --work-mem --no-freeze --copy-format --jobs --pg-bindir --dsn --new-record --max-record --quiet --color --pretty --help --version"
+            opts="-y -q -h -V --schema --dump --table --into --merge-missing --fk-not-valid --yes --dry-run --drop-previous --repoint-dependents --rollback --list --prune --keep --older-than --lock-timeout --maintenance-work-mem --work-mem --no-freeze --copy-format --jobs --pg-bindir --dsn --new-record --max-record --quiet --color --pretty --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -16,6 +16,7 @@ complete -c schema-swap -l max-record -d 'The largest record read on stdin; a la
 complete -c schema-swap -l color -d 'Colour the stderr messages' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
 always\t''
 never\t''"
+complete -c schema-swap -l merge-missing -d 'With --table: put back the dump\'s rows that are missing live, by primary key (or a unique key whose columns are NOT NULL), with their original values, identity and serial columns included; no live row is changed or deleted, sequences are advanced past what came back, and foreign keys, checks and triggers apply as to any insert. The cure for an accidental DELETE. A table without such a key is refused'
 complete -c schema-swap -l fk-not-valid -d 'With --table: a re-created foreign key that live rows violate (rows written after the dump that reference rows the dump lacks) is made NOT VALID, with a warning that counts them, instead of rolling the restore back'
 complete -c schema-swap -s y -l yes -d 'Skip the confirmation prompt (as RESTORE_SKIP_CONFIRM=1 does)'
 complete -c schema-swap -l dry-run -d 'Print the plan (what is renamed, restored and counted) and change nothing'

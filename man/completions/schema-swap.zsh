@@ -32,6 +32,7 @@ _schema-swap() {
 '--color=[Colour the stderr messages]:WHEN:((auto\:"Colour when stderr is a terminal and NO_COLOR is unset"
 always\:""
 never\:""))' \
+'--merge-missing[With --table\: put back the dump'\''s rows that are missing live, by primary key (or a unique key whose columns are NOT NULL), with their original values, identity and serial columns included; no live row is changed or deleted, sequences are advanced past what came back, and foreign keys, checks and triggers apply as to any insert. The cure for an accidental DELETE. A table without such a key is refused]' \
 '--fk-not-valid[With --table\: a re-created foreign key that live rows violate (rows written after the dump that reference rows the dump lacks) is made NOT VALID, with a warning that counts them, instead of rolling the restore back]' \
 '-y[Skip the confirmation prompt (as RESTORE_SKIP_CONFIRM=1 does)]' \
 '--yes[Skip the confirmation prompt (as RESTORE_SKIP_CONFIRM=1 does)]' \

@@ -73,6 +73,14 @@ pub struct Args {
     #[arg(long, value_name = "NAME")]
     pub into: Option<String>,
 
+    /// With --table: put back the dump's rows that are missing live, by primary key (or a
+    /// unique key whose columns are NOT NULL), with their original values, identity and
+    /// serial columns included; no live row is changed or deleted, sequences are advanced
+    /// past what came back, and foreign keys, checks and triggers apply as to any insert. The
+    /// cure for an accidental DELETE. A table without such a key is refused.
+    #[arg(long, requires = "tables")]
+    pub merge_missing: bool,
+
     /// With --table: a re-created foreign key that live rows violate (rows written after the
     /// dump that reference rows the dump lacks) is made NOT VALID, with a warning that counts
     /// them, instead of rolling the restore back.
@@ -231,6 +239,7 @@ pub struct Job {
     /// `--table`: restore only these tables of the schema.
     pub tables: Vec<String>,
     pub fk_not_valid: bool,
+    pub merge_missing: bool,
     /// The dump section of the record, if any: its row counts spare a second read.
     pub dump_section: Option<serde_json::Value>,
     pub yes: bool,
@@ -414,6 +423,7 @@ fn job(args: &Args, record: &record::Record) -> ToolResult<Job> {
         dump,
         tables: args.tables.clone(),
         fk_not_valid: args.fk_not_valid,
+        merge_missing: args.merge_missing,
         dump_section,
         yes: args.yes,
         dry_run: args.dry_run,
@@ -474,6 +484,18 @@ fn check_table_flags(args: &Args) -> ToolResult<()> {
         return Err(ToolError::usage(
             "--repoint-dependents goes with a whole-schema swap: --table re-creates the views that read the table anyway; leave it out",
         ));
+    }
+    if args.merge_missing {
+        let contradictions = [
+            (args.into.is_some(), "--into"),
+            (args.fk_not_valid, "--fk-not-valid"),
+            (args.drop_previous, "--drop-previous"),
+        ];
+        if let Some((_, flag)) = contradictions.iter().find(|(given, _)| *given) {
+            return Err(ToolError::usage(format!(
+                "{flag} goes with replacing tables, and --merge-missing only adds rows back: leave one out"
+            )));
+        }
     }
     if let Some(bad) = args
         .tables

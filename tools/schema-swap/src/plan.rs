@@ -346,6 +346,17 @@ impl Plan {
         }
     }
 
+    /// Keeps only these entries in the restore (the tables' data is loaded apart, as ever).
+    pub fn keep_only(&mut self, ids: &BTreeSet<u32>) {
+        for list in [
+            &mut self.entry_ids,
+            &mut self.before_data,
+            &mut self.after_data,
+        ] {
+            list.retain(|id| ids.contains(id));
+        }
+    }
+
     /// The table a COPY statement fills.
     pub fn table_for_copy(&self, sql: &str) -> Option<usize> {
         self.tables

@@ -14,6 +14,7 @@
 //! kill before the commit leaves the database as it was.
 
 mod live;
+mod merge;
 
 use crate::plan::{self, Plan};
 use crate::previous;
@@ -21,6 +22,7 @@ use crate::swap::{self, Failure, Ready, Stats, db_message, push};
 use crate::{Job, TOOL};
 use cli::{Reporter, ToolError};
 use live::{ForeignKey, Live};
+use merge::{Merged, Target};
 use pg::Ident;
 use pg::tokio_postgres::{Client, Error as PgError};
 use record::{Check, SectionBuilder};
@@ -103,8 +105,9 @@ pub async fn run(
     let Some(ready) = server_ready(job, &plan, &client, section, reporter).await else {
         return Ok(());
     };
+    let copy = job.into.is_some() || job.merge_missing;
     let live = match Live::read(&client, schema, &selection).await {
-        Ok(live) if job.into.is_some() => live.for_copy(),
+        Ok(live) if copy => live.for_copy(),
         Ok(live) => live,
         Err(e) => {
             push(
@@ -118,10 +121,32 @@ pub async fn run(
             return Ok(());
         }
     };
-    if let Some(why) = live.refusal(job.into.is_some()) {
+    if let Some(why) = live.refusal(copy) {
         push(section, reporter, Check::fail("tables", why));
         return Ok(());
     }
+    let targets = if job.merge_missing {
+        match merge::targets(&client, schema, &plan.tables).await {
+            Ok(Ok(targets)) => targets,
+            Ok(Err(why)) => {
+                push(section, reporter, Check::fail("merge", why.clone()));
+                return Err(ToolError::usage(why));
+            }
+            Err(e) => {
+                push(
+                    section,
+                    reporter,
+                    Check::fail(
+                        "merge",
+                        format!("reading the live tables' keys: {}", db_message(&e)),
+                    ),
+                );
+                return Ok(());
+            }
+        }
+    } else {
+        Vec::new()
+    };
     if let Some(into) = &job.into {
         if !swap::copy_possible(&client, into, &ready, section, reporter).await? {
             return Ok(());
@@ -133,6 +158,9 @@ pub async fn run(
             .flat_map(|r| r.entries.iter().copied())
             .collect();
         plan.leave_out(&readers);
+    } else if job.merge_missing {
+        // The rows go back from bare copies: each table's CREATE TABLE and its data.
+        plan.keep_only(&selection.tables.iter().map(|t| t.dump_id).collect());
     } else {
         plan.leave_out(&live.readers_present);
     }
@@ -151,7 +179,11 @@ pub async fn run(
         "table_restore",
         live.to_value(&selection, aside_used, &ForeignKeyOutcomes::default()),
     );
-    let summary = live.describe(&selection, aside_used, schema, job.into.as_ref());
+    let summary = if job.merge_missing {
+        merge_summary(&targets, schema)
+    } else {
+        live.describe(&selection, aside_used, schema, job.into.as_ref())
+    };
     for warning in live.warnings(aside_used) {
         push(section, reporter, Check::warn("dependents", warning));
     }
@@ -175,7 +207,9 @@ pub async fn run(
     // 3. The operator's yes.
     let question = format!(
         "About to {} table(s) {} of schema {schema} in {} ({}){}",
-        if job.into.is_some() {
+        if job.merge_missing {
+            "put the dump's missing rows back into"
+        } else if job.into.is_some() {
             "copy"
         } else {
             "replace"
@@ -217,6 +251,7 @@ pub async fn run(
         }
     };
     let mut outcomes = ForeignKeyOutcomes::default();
+    let mut merged = Vec::new();
     let mut in_transaction = live.clone();
     let transaction = restore_transaction(
         job,
@@ -230,6 +265,8 @@ pub async fn run(
             stats: &mut stats,
             live: &mut in_transaction,
             outcomes: &mut outcomes,
+            targets: &targets,
+            merged: &mut merged,
         },
         reporter,
     );
@@ -237,7 +274,7 @@ pub async fn run(
         outcome = transaction => outcome,
         signal = swap::interrupted() => Err(Failure::Interrupted(signal)),
     };
-    let aside_used = (!in_transaction.tables.is_empty() && job.into.is_none()).then_some(&aside);
+    let aside_used = (!in_transaction.tables.is_empty() && !copy).then_some(&aside);
     section.insert_data("previous", json!(aside_used.map(Ident::as_str)));
     section.insert_data("tables", swap::tables_value(&plan, &stats));
     section.insert_data(
@@ -246,6 +283,9 @@ pub async fn run(
     );
     section.insert_data("statements", json!(stats.statements));
     section.insert_data("settings_left_out", json!(stats.left_out));
+    if job.merge_missing {
+        section.insert_data("merged", Merged::to_value(&merged));
+    }
     section.insert_data(
         "table_restore",
         in_transaction.to_value(&selection, aside_used, &outcomes),
@@ -281,6 +321,20 @@ pub async fn run(
         return Ok(());
     }
     section.insert_data("committed", json!(true));
+    if job.merge_missing {
+        let back: Vec<String> = merged
+            .iter()
+            .map(|m| format!("{} rows into {}", m.came_back, m.name))
+            .collect();
+        let put_back = format!(
+            "missing rows of {schema} put back from '{}': {}; no live row changed; committed in {} ms",
+            dump.display(),
+            back.join(", "),
+            commit_started.elapsed().as_millis()
+        );
+        push(section, reporter, Check::ok("swap", put_back));
+        return Ok(());
+    }
     if let Some(into) = &job.into {
         let copied = format!(
             "{} of {schema} restored from '{}' as copies in {into}: {} tables, {} rows, verified; the live tables are as they were; committed in {} ms",
@@ -386,6 +440,9 @@ struct Progress<'a> {
     /// What live held, read again under the locks: what the transaction acted on.
     live: &'a mut Live,
     outcomes: &'a mut ForeignKeyOutcomes,
+    /// `--merge-missing`: the live tables rows go back into, and what came back.
+    targets: &'a [Target],
+    merged: &'a mut Vec<Merged>,
 }
 
 /// Everything up to COMMIT, in one transaction.
@@ -405,7 +462,10 @@ async fn restore_transaction(
         stats,
         live,
         outcomes,
+        targets,
+        merged,
     } = progress;
+    let copy = job.into.is_some() || job.merge_missing;
     let schema = &job.schema;
     let step = |what: String| move |e: PgError| step_failure(client, &what, &e);
     client
@@ -448,10 +508,10 @@ async fn restore_transaction(
     *live = Live::read(client, schema, selection).await.map_err(step(
         "reading the live tables again under their locks".into(),
     ))?;
-    if job.into.is_some() {
+    if copy {
         *live = std::mem::take(live).for_copy();
     }
-    if let Some(why) = live.refusal(job.into.is_some()) {
+    if let Some(why) = live.refusal(copy) {
         return Err(Failure::Failed("tables", why));
     }
     client
@@ -499,7 +559,7 @@ async fn restore_transaction(
                 .map(|t| t.qualified.as_str())
                 .collect::<Vec<_>>()
                 .join(", "),
-            if job.into.is_some() {
+            if copy {
                 "while the copies are restored, then moved back: "
             } else {
                 "until the commit, "
@@ -534,6 +594,23 @@ async fn restore_transaction(
 
     if let Some(into) = &job.into {
         return make_copy(client, schema, aside, into, selection, live).await;
+    }
+    if job.merge_missing {
+        let copies = copies_name(schema, aside)?;
+        make_copy(client, schema, aside, &copies, selection, live).await?;
+        *merged = merge::merge_all(client, &copies, targets, &plan.tables).await?;
+        for m in merged.iter() {
+            reporter.ok(format!(
+                "{} rows of the dump put back into {} (by {})",
+                m.came_back,
+                m.name,
+                m.key.join(", ")
+            ));
+        }
+        return client
+            .batch_execute(&format!("DROP SCHEMA {copies} CASCADE"))
+            .await
+            .map_err(|e| step_failure(client, &format!("dropping the copies in {copies}"), &e));
     }
     let keys: Vec<&ForeignKey> = live
         .foreign_keys
@@ -654,6 +731,29 @@ async fn move_tables(
             .map_err(|e| step_failure(client, &what, &e))?;
     }
     Ok(())
+}
+
+/// The schema the bare copies of `--merge-missing` live in until the commit: the set-aside
+/// name with `_mrge_` for `_prev_`, as long and as free of clashes.
+fn copies_name(schema: &Ident, aside: &Ident) -> Result<Ident, Failure> {
+    let stamp = aside
+        .as_str()
+        .strip_prefix(&format!("{}_prev_", schema.as_str()))
+        .unwrap_or("copies");
+    Ident::new(format!("{}_mrge_{stamp}", schema.as_str()))
+        .map_err(|e| Failure::Failed("merge", e.to_string()))
+}
+
+/// For people: what `--merge-missing` will do.
+fn merge_summary(targets: &[Target], schema: &Ident) -> String {
+    let tables: Vec<String> = targets
+        .iter()
+        .map(|t| format!("{} (by {})", t.qualified, t.key_names.join(", ")))
+        .collect();
+    format!(
+        "put the dump's rows that are missing live back into {} of {schema}, changing no live row",
+        tables.join(", ")
+    )
 }
 
 /// A failed statement of the transaction: the connection lost, or the server's reason.

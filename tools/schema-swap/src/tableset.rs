@@ -31,6 +31,8 @@ pub struct Selection {
 #[derive(Debug, Clone)]
 pub struct SelectedTable {
     pub name: String,
+    /// Its TABLE entry.
+    pub dump_id: u32,
     /// Whether the operator named it; otherwise it is a partition or child of one that was.
     pub named: bool,
 }
@@ -138,6 +140,7 @@ pub fn select(archive: &Archive, schema: &str, names: &[String]) -> Result<Selec
         .filter(|t| chosen.contains(&t.dump_id.0))
         .map(|t| SelectedTable {
             name: t.tag.to_string_lossy().into_owned(),
+            dump_id: t.dump_id.0,
             named: names.iter().any(|n| t.tag == n.as_str()),
         })
         .collect();
