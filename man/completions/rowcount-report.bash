@@ -23,7 +23,7 @@ _rowcount__report() {
 
     case "${cmd}" in
         rowcount__report)
-            opts="-q -h -V --schema --table --exact --estimate --jobs --label --compare --compare-label --expect-equal --database --format --dsn --new-record --max-record --quiet --color --pretty --help --version"
+            opts="-q -h -V --schema --table --exact --estimate --jobs --label --compare --compare-label --diff-schema --expect-equal --database --format --dsn --new-record --max-record --quiet --color --pretty --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -50,6 +50,10 @@ _rowcount__report() {
                     return 0
                     ;;
                 --compare-label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --diff-schema)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -4,6 +4,7 @@ complete -c rowcount-report -l jobs -d 'Connections counting in parallel, all in
 complete -c rowcount-report -l label -d 'Store the counts under .rowcounts.<LABEL>, e.g. pre or post' -r
 complete -c rowcount-report -l compare -d 'Compare with another label of the record, \'dump\' (the dump section\'s counts), or FILE (an earlier record or CSV of this tool). A value is a FILE when it names an existing file, contains a \'/\', or ends in .json or .csv' -r
 complete -c rowcount-report -l compare-label -d 'With --compare FILE holding a record with several labels: the one to compare with' -r
+complete -c rowcount-report -l diff-schema -d 'Compare the rows of --schema with those of the schema OTHER, table by table: the rows only in one, only in the other, and changed (same key, different row), by primary key (or a unique key of NOT NULL columns; else by whole rows, each with its multiplicity), exactly, from one snapshot, over --jobs connections. After a swap, the live schema against its <schema>_prev_<time> says which writes the restore set aside' -r
 complete -c rowcount-report -l database -d 'The database to count in; default the record\'s database, else the connection\'s' -r
 complete -c rowcount-report -l format -d 'What to print on stdout' -r -f -a "json\t'The record, with the counts under .rowcounts.<label> (for pipelines)'
 csv\t'schema,table,rows,exact[,compare_rows,difference,status] (readable again by --compare FILE)'
@@ -16,7 +17,7 @@ always\t''
 never\t''"
 complete -c rowcount-report -l exact -d 'Exact counts, SELECT count(*) (the default)'
 complete -c rowcount-report -l estimate -d 'Planner estimates (pg_class.reltuples) instead of counting: instant, labelled as estimates'
-complete -c rowcount-report -l expect-equal -d 'Fail when any table differs from --compare (added, removed, changed or unknown)'
+complete -c rowcount-report -l expect-equal -d 'Fail when any table differs from --compare (added, removed, changed or unknown), or with --diff-schema when any row or table differs'
 complete -c rowcount-report -l new-record -d 'Start a new record even though stdin is an empty pipe. Without it an empty pipe means the tool before this one wrote nothing (it failed or was stopped), and this tool stops with exit 3. A terminal or /dev/null on stdin always starts a new record'
 complete -c rowcount-report -s q -l quiet -d 'Print only failures on stderr'
 complete -c rowcount-report -l pretty -d 'Write the record indented, one key per line, as it is when stdout is a terminal; otherwise it is one line'

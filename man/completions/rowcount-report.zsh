@@ -21,6 +21,7 @@ _rowcount-report() {
 '--label=[Store the counts under .rowcounts.<LABEL>, e.g. pre or post]:LABEL:_default' \
 '--compare=[Compare with another label of the record, '\''dump'\'' (the dump section'\''s counts), or FILE (an earlier record or CSV of this tool). A value is a FILE when it names an existing file, contains a '\''/'\'', or ends in .json or .csv]:LABEL|dump|FILE:_default' \
 '--compare-label=[With --compare FILE holding a record with several labels\: the one to compare with]:LABEL:_default' \
+'(--compare --estimate)--diff-schema=[Compare the rows of --schema with those of the schema OTHER, table by table\: the rows only in one, only in the other, and changed (same key, different row), by primary key (or a unique key of NOT NULL columns; else by whole rows, each with its multiplicity), exactly, from one snapshot, over --jobs connections. After a swap, the live schema against its <schema>_prev_<time> says which writes the restore set aside]:OTHER:_default' \
 '--database=[The database to count in; default the record'\''s database, else the connection'\''s]:NAME:_default' \
 '--format=[What to print on stdout]:FORMAT:((json\:"The record, with the counts under .rowcounts.<label> (for pipelines)"
 csv\:"schema,table,rows,exact\[,compare_rows,difference,status\] (readable again by --compare FILE)"
@@ -33,7 +34,7 @@ always\:""
 never\:""))' \
 '(--estimate)--exact[Exact counts, SELECT count(*) (the default)]' \
 '--estimate[Planner estimates (pg_class.reltuples) instead of counting\: instant, labelled as estimates]' \
-'--expect-equal[Fail when any table differs from --compare (added, removed, changed or unknown)]' \
+'--expect-equal[Fail when any table differs from --compare (added, removed, changed or unknown), or with --diff-schema when any row or table differs]' \
 '--new-record[Start a new record even though stdin is an empty pipe. Without it an empty pipe means the tool before this one wrote nothing (it failed or was stopped), and this tool stops with exit 3. A terminal or /dev/null on stdin always starts a new record]' \
 '-q[Print only failures on stderr]' \
 '--quiet[Print only failures on stderr]' \

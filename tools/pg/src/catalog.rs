@@ -258,3 +258,45 @@ pub async fn schema_locks(client: &Client, schema: &str) -> Result<Vec<SchemaLoc
         })
         .collect())
 }
+
+/// A column of a table's row key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyColumn {
+    pub name: String,
+    /// As SQL writes it (quote_ident).
+    pub quoted: String,
+}
+
+/// What tells a table's rows apart: its primary key, else the unique index (valid, not
+/// partial, not on expressions) whose key columns are all NOT NULL, fewest columns first.
+/// Empty when the table has neither: then only whole rows tell rows apart.
+const ROW_KEY_SQL: &str = "
+WITH best AS (
+    SELECT i.indkey::int2[] AS cols, i.indnkeyatts
+    FROM pg_index i
+    WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid
+      AND i.indpred IS NULL AND i.indexprs IS NULL
+      AND NOT EXISTS (
+          SELECT 1 FROM unnest(i.indkey::int2[]) WITH ORDINALITY x(attnum, ord)
+          JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = x.attnum
+          WHERE x.ord <= i.indnkeyatts AND NOT a.attnotnull)
+    ORDER BY i.indisprimary DESC, i.indnkeyatts, i.indexrelid
+    LIMIT 1
+)
+SELECT a.attname::text, quote_ident(a.attname)
+FROM best, unnest(best.cols) WITH ORDINALITY k(attnum, ord)
+JOIN pg_attribute a ON a.attrelid = $1 AND a.attnum = k.attnum
+WHERE k.ord <= best.indnkeyatts
+ORDER BY k.ord";
+
+pub async fn row_key(client: &Client, table_oid: u32) -> Result<Vec<KeyColumn>, Error> {
+    Ok(client
+        .query(ROW_KEY_SQL, &[&table_oid])
+        .await?
+        .iter()
+        .map(|r| KeyColumn {
+            name: r.get(0),
+            quoted: r.get(1),
+        })
+        .collect())
+}

@@ -1,10 +1,7 @@
 //! Counting, read-only.
 //!
-//! Exact counts: a leader opens a read-only REPEATABLE READ transaction, exports its snapshot
-//! (`pg_export_snapshot()`) and lists the tables in it; up to `jobs - 1` more connections open
-//! the same kind of transaction and adopt that snapshot (`SET TRANSACTION SNAPSHOT`) before
-//! anything else; then all of them, the leader too, take tables from one queue and run
-//! `SELECT count(*) FROM ONLY <table>`. Every count sees the database as of the one moment the
+//! Exact counts: the tables are listed in one exported snapshot and counted over several
+//! connections in it (module `snapshot`), each with `SELECT count(*) FROM ONLY <table>`. Every count sees the database as of the one moment the
 //! snapshot was taken, so the numbers are mutually consistent however long counting takes.
 //! `ONLY`: a table's own rows, as pg_dump writes them, without inheritance children.
 //!
@@ -14,11 +11,10 @@
 //! parent holds no rows of its own.
 
 use crate::scope::Scope;
+use crate::snapshot::{Leader, begin, connect, taken_at};
 use pg::tokio_postgres::{Client, Error};
 use pg::{ConnSettings, ConnectError, Ident};
 use serde_json::{Value, json};
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
 
 /// One table's count.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +68,7 @@ impl std::fmt::Display for CountError {
     }
 }
 
-fn sql(what: &str) -> impl Fn(Error) -> CountError + '_ {
+pub fn sql(what: &str) -> impl Fn(Error) -> CountError + '_ {
     move |e| match e.as_db_error() {
         Some(db) => CountError::Sql(format!("{what}: {}", db.message())),
         None => CountError::Sql(format!("{what}: {e}")),
@@ -130,20 +126,6 @@ async fn list(client: &Client, scope: &Scope) -> Result<(Vec<Listed>, Vec<String
     Ok((tables, missing))
 }
 
-async fn begin(client: &Client) -> Result<(), CountError> {
-    client
-        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        .await
-        .map_err(sql("starting a read-only transaction"))
-}
-
-async fn connect(settings: &ConnSettings) -> Result<Client, CountError> {
-    pg::connect(settings)
-        .await
-        .map(|(client, _task)| client)
-        .map_err(CountError::Connect)
-}
-
 /// Counts with planner statistics: one connection, one catalog query.
 pub async fn estimate(settings: &ConnSettings, scope: &Scope) -> Result<Counts, CountError> {
     let client = connect(settings).await?;
@@ -188,91 +170,21 @@ fn float_rows(value: f64) -> u64 {
     value.round().max(0.0) as u64
 }
 
-async fn taken_at(client: &Client) -> Result<String, CountError> {
-    let row = client
-        .query_one(
-            "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
-            &[],
-        )
-        .await
-        .map_err(sql("reading the transaction time"))?;
-    Ok(row.get(0))
-}
-
 /// Exact counts from one exported snapshot over up to `jobs` connections.
 pub async fn exact(
     settings: &ConnSettings,
     scope: &Scope,
     jobs: usize,
 ) -> Result<Counts, CountError> {
-    let leader = connect(settings).await?;
-    begin(&leader).await?;
-    let row = leader
-        .query_one("SELECT pg_export_snapshot()", &[])
-        .await
-        .map_err(sql("exporting the snapshot"))?;
-    let snapshot: String = row.get(0);
-    // The id is the server's own (e.g. 00000003-0000001B-1); checked before it goes into SQL.
-    if snapshot.is_empty() || !snapshot.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
-        return Err(CountError::Sql(format!(
-            "unexpected snapshot id '{snapshot}'"
-        )));
-    }
-    let taken_at = taken_at(&leader).await?;
-    let (listed, missing_schemas) = list(&leader, scope).await?;
-    let queue: VecDeque<(usize, String, String)> = listed
-        .into_iter()
-        .enumerate()
-        .map(|(i, t)| (i, t.schema, t.name))
-        .collect();
-    let total = queue.len();
-    let queue = Arc::new(Mutex::new(queue));
-    let connections = jobs.clamp(1, total.max(1));
-
-    // The workers join the leader's snapshot before the leader starts counting: the snapshot
-    // can be imported only while the exporting transaction is open, and it stays open.
-    let mut workers = Vec::new();
-    for _ in 1..connections {
-        let worker = connect(settings).await?;
-        begin(&worker).await?;
-        worker
-            .batch_execute(&format!("SET TRANSACTION SNAPSHOT '{snapshot}'"))
-            .await
-            .map_err(sql("joining the snapshot"))?;
-        workers.push(worker);
-    }
-    let mut set = tokio::task::JoinSet::new();
-    let leader = Arc::new(leader);
-    for client in workers
-        .into_iter()
-        .map(Arc::new)
-        .chain([Arc::clone(&leader)])
-    {
-        let queue = Arc::clone(&queue);
-        set.spawn(async move { drain(&client, &queue).await });
-    }
-    let mut results: Vec<(usize, TableCount)> = Vec::with_capacity(total);
-    let mut failure = None;
-    while let Some(joined) = set.join_next().await {
-        match joined {
-            Ok(Ok(counted)) => results.extend(counted),
-            Ok(Err(e)) => failure = failure.or(Some(e)),
-            Err(e) => {
-                failure = failure.or(Some(CountError::Sql(format!(
-                    "a counting task failed: {e}"
-                ))));
-            }
-        }
-    }
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    leader
-        .batch_execute("COMMIT")
-        .await
-        .map_err(sql("ending the transaction"))?;
-    results.sort_by_key(|(i, _)| *i);
-    let tables = results.into_iter().map(|(_, t)| t).collect();
+    let leader = Leader::open(settings).await?;
+    let (snapshot, taken_at) = (leader.snapshot.clone(), leader.taken_at.clone());
+    let (listed, missing_schemas) = list(&leader.client, scope).await?;
+    let items: Vec<(String, String)> = listed.into_iter().map(|t| (t.schema, t.name)).collect();
+    let (tables, connections) = leader
+        .run(settings, jobs, items, |client, (schema, name)| async move {
+            count_one(&client, schema, name).await
+        })
+        .await?;
     Ok(Counts {
         tables,
         missing_schemas,
@@ -282,36 +194,25 @@ pub async fn exact(
     })
 }
 
-type Queue = Mutex<VecDeque<(usize, String, String)>>;
-
-async fn drain(client: &Client, queue: &Queue) -> Result<Vec<(usize, TableCount)>, CountError> {
-    let mut counted = Vec::new();
-    loop {
-        let next = queue
-            .lock()
-            .map_err(|_| CountError::Sql("the table queue was poisoned".into()))?
-            .pop_front();
-        let Some((index, schema, name)) = next else {
-            return Ok(counted);
-        };
-        let (s, n) = (ident(&schema)?, ident(&name)?);
-        let row = client
-            .query_one(&format!("SELECT count(*) FROM ONLY {s}.{n}"), &[])
-            .await
-            .map_err(sql(&format!("counting {s}.{n}")))?;
-        let rows: i64 = row.get(0);
-        counted.push((
-            index,
-            TableCount {
-                schema,
-                name,
-                rows: u64::try_from(rows).ok(),
-                estimate_source: None,
-            },
-        ));
-    }
+async fn count_one(
+    client: &Client,
+    schema: String,
+    name: String,
+) -> Result<TableCount, CountError> {
+    let (s, n) = (ident(&schema)?, ident(&name)?);
+    let row = client
+        .query_one(&format!("SELECT count(*) FROM ONLY {s}.{n}"), &[])
+        .await
+        .map_err(sql(&format!("counting {s}.{n}")))?;
+    let rows: i64 = row.get(0);
+    Ok(TableCount {
+        schema,
+        name,
+        rows: u64::try_from(rows).ok(),
+        estimate_source: None,
+    })
 }
 
-fn ident(name: &str) -> Result<Ident, CountError> {
+pub fn ident(name: &str) -> Result<Ident, CountError> {
     Ident::new(name).map_err(|e| CountError::Sql(e.to_string()))
 }

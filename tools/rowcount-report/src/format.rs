@@ -6,6 +6,7 @@
 
 use crate::compare::Diff;
 use crate::count::TableCount;
+use crate::diff::{SchemaDiff, TableDiff};
 use std::fmt::Write as _;
 use std::io::Write;
 
@@ -191,6 +192,12 @@ pub fn table(report: &Report<'_>) -> String {
             rows.push(vec![schema.clone(), table.clone(), grouped(*r)]);
         }
     }
+    let compare = report.compare.is_some();
+    aligned(rows, |i| i < 2 || (compare && i == 5))
+}
+
+/// Rows as aligned columns: `text(i)` columns to the left, the others (numbers) right.
+fn aligned(rows: Vec<Vec<String>>, text: impl Fn(usize) -> bool) -> String {
     let columns = rows.first().map_or(0, Vec::len);
     let widths: Vec<usize> = (0..columns)
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
@@ -200,8 +207,7 @@ pub fn table(report: &Report<'_>) -> String {
         let mut line = String::new();
         for (i, value) in row.iter().enumerate() {
             let pad = " ".repeat(widths[i] - value.chars().count());
-            // Text left, numbers right.
-            if i < 2 || (report.compare.is_some() && i == 5) {
+            if text(i) {
                 line.push_str(value);
                 line.push_str(&pad);
             } else {
@@ -214,6 +220,105 @@ pub fn table(report: &Report<'_>) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The key a diff matched rows by, for people.
+fn key_text(t: &TableDiff) -> String {
+    t.key
+        .as_ref()
+        .map_or_else(|| "(whole rows)".to_owned(), |k| k.join(", "))
+}
+
+/// `--diff-schema` as the postmortem's table: what each side holds that the other lacks.
+pub fn diff_markdown(d: &SchemaDiff) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| Table | Key | Only in {} | Only in {} | Changed |",
+        md_escape(&d.schema),
+        md_escape(&d.other)
+    );
+    out.push_str("|---|---|---:|---:|---:|\n");
+    for t in &d.tables {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            md_escape(&t.name),
+            md_escape(&key_text(t)),
+            grouped(Some(t.only_in_schema)),
+            grouped(Some(t.only_in_other)),
+            t.changed
+                .map_or_else(|| "-".to_owned(), |n| grouped(Some(n)))
+        );
+    }
+    for (side, names) in [
+        (&d.schema, &d.tables_only_in_schema),
+        (&d.other, &d.tables_only_in_other),
+    ] {
+        if !names.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nTables only in {}: {}.",
+                md_escape(side),
+                md_escape(&names.join(", "))
+            );
+        }
+    }
+    out
+}
+
+/// `--diff-schema` as CSV: `schema,other_schema,table,key,rows_only_in_schema,
+/// rows_only_in_other,rows_changed` (key columns joined by spaces; empty: whole rows).
+pub fn diff_csv(d: &SchemaDiff, out: impl Write) -> Result<(), String> {
+    let mut writer = csv::Writer::from_writer(out);
+    let err = |e: csv::Error| format!("writing CSV: {e}");
+    writer
+        .write_record([
+            "schema",
+            "other_schema",
+            "table",
+            "key",
+            "rows_only_in_schema",
+            "rows_only_in_other",
+            "rows_changed",
+        ])
+        .map_err(err)?;
+    for t in &d.tables {
+        writer
+            .write_record([
+                d.schema.clone(),
+                d.other.clone(),
+                t.name.clone(),
+                t.key.as_ref().map(|k| k.join(" ")).unwrap_or_default(),
+                t.only_in_schema.to_string(),
+                t.only_in_other.to_string(),
+                cell(t.changed),
+            ])
+            .map_err(err)?;
+    }
+    writer.flush().map_err(|e| format!("writing CSV: {e}"))
+}
+
+/// `--diff-schema` as an aligned table for people.
+pub fn diff_table(d: &SchemaDiff) -> String {
+    let mut rows = vec![vec![
+        "TABLE".to_owned(),
+        "KEY".to_owned(),
+        format!("ONLY IN {}", d.schema.to_uppercase()),
+        format!("ONLY IN {}", d.other.to_uppercase()),
+        "CHANGED".to_owned(),
+    ]];
+    for t in &d.tables {
+        rows.push(vec![
+            t.name.clone(),
+            key_text(t),
+            grouped(Some(t.only_in_schema)),
+            grouped(Some(t.only_in_other)),
+            t.changed
+                .map_or_else(|| "-".to_owned(), |n| grouped(Some(n))),
+        ]);
+    }
+    aligned(rows, |i| i < 2)
 }
 
 #[cfg(test)]

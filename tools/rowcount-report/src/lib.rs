@@ -26,8 +26,10 @@
 
 mod compare;
 mod count;
+mod diff;
 mod format;
 mod scope;
+mod snapshot;
 
 use clap::{Parser, ValueEnum};
 use cli::{OutputArgs, Reporter, ToolError, ToolResult};
@@ -109,8 +111,17 @@ pub struct Args {
     #[arg(long, value_name = "LABEL", requires = "compare")]
     pub compare_label: Option<String>,
 
-    /// Fail when any table differs from --compare (added, removed, changed or unknown).
-    #[arg(long, requires = "compare")]
+    /// Compare the rows of --schema with those of the schema OTHER, table by table: the rows
+    /// only in one, only in the other, and changed (same key, different row), by primary key
+    /// (or a unique key of NOT NULL columns; else by whole rows, each with its multiplicity),
+    /// exactly, from one snapshot, over --jobs connections. After a swap, the live schema
+    /// against its <schema>_prev_<time> says which writes the restore set aside.
+    #[arg(long, value_name = "OTHER", conflicts_with_all = ["compare", "estimate"])]
+    pub diff_schema: Option<String>,
+
+    /// Fail when any table differs from --compare (added, removed, changed or unknown), or
+    /// with --diff-schema when any row or table differs.
+    #[arg(long)]
     pub expect_equal: bool,
 
     /// The database to count in; default the record's database, else the connection's.
@@ -133,7 +144,7 @@ pub struct Args {
 
 const EXIT_CODES: &str = "Exit codes:
   0  counted (warnings allowed: a schema that does not exist, differences without --expect-equal)
-  1  a check failed (counting failed, or --expect-equal and a table differs)
+  1  a check failed (counting failed, or --expect-equal and a table or row differs)
   2  usage or input error (bad flag or label, invalid record on stdin, unreadable --compare)
   3  an earlier section of the record failed, or stdin is an empty pipe (the tool before
      wrote nothing); nothing was counted
@@ -194,6 +205,18 @@ pub fn run(args: &Args) -> ToolResult<ExitCode> {
         record.set_database(&database);
     }
 
+    if let Some(other) = &args.diff_schema {
+        return diff_report(
+            args,
+            outer,
+            &mut record,
+            &scope,
+            &settings,
+            &database,
+            other,
+            &reporter,
+        );
+    }
     let (label, outcome) = count_label(
         args,
         &record,
@@ -241,6 +264,21 @@ fn job(args: &Args, record: &Record, reporter: &Reporter) -> Result<Job, Refusal
     };
     for schema in &schemas {
         Ident::new(schema.clone()).map_err(|e| ToolError::usage(format!("--schema: {e}")))?;
+    }
+    if args.expect_equal && args.compare.is_none() && args.diff_schema.is_none() {
+        return Err(ToolError::usage(
+            "--expect-equal needs something to be equal to: give --compare or --diff-schema",
+        )
+        .into());
+    }
+    if let Some(other) = &args.diff_schema {
+        Ident::new(other.clone()).map_err(|e| ToolError::usage(format!("--diff-schema: {e}")))?;
+        if schemas.len() != 1 || schemas[0] == *other {
+            return Err(ToolError::usage(format!(
+                "--diff-schema {other} compares one --schema with it: give exactly one --schema NAME, not {other} itself"
+            ))
+            .into());
+        }
     }
     let scope = Scope {
         schemas,
@@ -331,6 +369,159 @@ fn count_label(
     });
     let outcome = record_counts(args, scope, counted, baseline, &mut label, reporter);
     Ok((label.finish(), outcome))
+}
+
+/// `--diff-schema`: the rows that differ between --schema and OTHER, into the label's
+/// section, and out in the chosen format.
+#[allow(clippy::too_many_arguments)] // the parts of a run, as count_label takes them
+fn diff_report(
+    args: &Args,
+    outer: SectionBuilder,
+    record: &mut Record,
+    scope: &Scope,
+    settings: &pg::ConnSettings,
+    database: &str,
+    other: &str,
+    reporter: &Reporter,
+) -> ToolResult<ExitCode> {
+    let schema = scope.schemas[0].clone();
+    let mut label = Section::builder(TOOL, env!("CARGO_PKG_VERSION"));
+    label.insert_data("label", json!(args.label));
+    label.insert_data("mode", json!("diff"));
+    label.insert_data("database", json!(database));
+    label.insert_data("schemas", json!([schema]));
+    let mut diffed = None;
+    if record.gate(SECTION, &mut label) {
+        let jobs = args.jobs.map_or_else(
+            || std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+            NonZeroUsize::get,
+        );
+        reporter.info(format!(
+            "Comparing the rows of {schema} with {other} in {database} (exact, up to {jobs} connections, one snapshot)"
+        ));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| ToolError::could_not_run(format!("starting the async runtime: {e}")))?;
+        let result = runtime.block_on(diff::diff(settings, &schema, other, jobs, |name| {
+            scope.includes(&schema, name)
+        }));
+        diffed = record_diff(args, result, &mut label, reporter);
+    } else {
+        for check in label.checks() {
+            reporter.check(check);
+        }
+    }
+    if diffed.is_none() {
+        label.insert_data("tables", json!([]));
+        label.insert_data("diff", Value::Null);
+    }
+    let label = label.finish();
+    let section = rowcounts_section(outer, record, &args.label, &label);
+    record.put_section(SECTION, &section);
+    let text = |s: String| {
+        move |mut out: std::io::StdoutLock<'static>| {
+            out.write_all(s.as_bytes()).map_err(|e| e.to_string())
+        }
+    };
+    match (args.format, &diffed) {
+        (OutputFormat::Json, _) => cli::write_record(record)?,
+        (_, None) => {}
+        (OutputFormat::Csv, Some(d)) => print(|out| format::diff_csv(d, out))?,
+        (OutputFormat::Markdown, Some(d)) => print(text(format::diff_markdown(d)))?,
+        (OutputFormat::Table, Some(d)) => print(text(format::diff_table(d)))?,
+    }
+    Ok(label.exit_code())
+}
+
+/// The diff's tables, counts and checks into the label's section.
+fn record_diff(
+    args: &Args,
+    result: Result<diff::SchemaDiff, CountError>,
+    label: &mut SectionBuilder,
+    reporter: &Reporter,
+) -> Option<diff::SchemaDiff> {
+    let push = |label: &mut SectionBuilder, check: Check| {
+        reporter.check(&check);
+        label.push_check(check);
+    };
+    let d = match result {
+        Ok(d) => d,
+        Err(e) => {
+            if matches!(e, CountError::Connect(ref c) if c.is_could_not_run()) {
+                label.mark_could_not_run();
+            }
+            push(label, Check::fail("diff", e.to_string()));
+            return None;
+        }
+    };
+    let tables: Vec<Value> = d
+        .tables
+        .iter()
+        .map(|t| json!({ "schema": d.schema, "name": t.name, "rows": t.rows_in_schema, "exact": true }))
+        .collect();
+    label.insert_data("tables", Value::Array(tables));
+    label.insert_data(
+        "total_rows",
+        json!(d.tables.iter().map(|t| t.rows_in_schema).sum::<u64>()),
+    );
+    label.insert_data("snapshot", json!(d.snapshot));
+    label.insert_data("taken_at", json!(d.taken_at));
+    label.insert_data("connections", json!(d.connections));
+    label.insert_data("diff", d.to_value());
+    let differing: Vec<String> = d
+        .tables
+        .iter()
+        .filter(|t| t.differs())
+        .map(|t| {
+            format!(
+                "{} ({} only in {}, {} only in {}, {} changed)",
+                t.name,
+                t.only_in_schema,
+                d.schema,
+                t.only_in_other,
+                d.other,
+                t.changed.map_or_else(|| "-".to_owned(), |n| n.to_string())
+            )
+        })
+        .chain(
+            d.tables_only_in_schema
+                .iter()
+                .map(|n| format!("{n} (only in {})", d.schema)),
+        )
+        .chain(
+            d.tables_only_in_other
+                .iter()
+                .map(|n| format!("{n} (only in {})", d.other)),
+        )
+        .collect();
+    let check = if differing.is_empty() {
+        Check::ok(
+            "diff",
+            format!(
+                "{} tables of {} and {} hold the same rows",
+                d.tables.len(),
+                d.schema,
+                d.other
+            ),
+        )
+    } else {
+        let detail = format!(
+            "{} of {} tables differ between {} and {}: {}",
+            differing.len(),
+            d.tables.len() + d.tables_only_in_schema.len() + d.tables_only_in_other.len(),
+            d.schema,
+            d.other,
+            differing.join("; ")
+        );
+        if args.expect_equal {
+            Check::fail("diff", detail)
+        } else {
+            Check::warn("diff", detail)
+        }
+    };
+    push(label, check);
+    Some(d)
 }
 
 /// Writes stdout in the chosen format.

@@ -153,18 +153,6 @@ fn shapes() -> Vec<Shape> {
         .collect()
 }
 
-/// Where the workspace's other binaries are: beside this test's deps/ directory.
-fn workspace_bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join(name);
-    assert!(
-        path.is_file(),
-        "{name} is not built in {}: run 'cargo test --workspace'",
-        path.display()
-    );
-    path
-}
-
 /// A tool of the workspace aimed at `db` on the cluster, with nothing of the runner's PG*.
 fn tool(cluster: &PgCluster, path: &Path, db: &str) -> std::process::Command {
     let mut cmd = std::process::Command::new(path);
@@ -247,9 +235,9 @@ impl Corpus {
             cluster,
             dumper: PgInstall::require(dumper),
             swap_bin: assert_cmd::cargo::cargo_bin("schema-swap"),
-            preflight_bin: workspace_bin("pg-preflight"),
-            rowcount_bin: workspace_bin("rowcount-report"),
-            validate_bin: workspace_bin("dump-validate"),
+            preflight_bin: testkit::workspace_bin("pg-preflight"),
+            rowcount_bin: testkit::workspace_bin("rowcount-report"),
+            validate_bin: testkit::workspace_bin("dump-validate"),
             findings: Findings::default(),
             databases: 0,
         }

@@ -369,7 +369,8 @@ fn table_restores(major: u32) {
         "inplace",
         "DELETE FROM shop.orders WHERE id BETWEEN 350 AND 360;
          INSERT INTO shop.orders (id, customer_id, amount) VALUES (1000, 1, 5);
-         INSERT INTO shop.notes VALUES (1000, 1000, 'written after the dump');",
+         INSERT INTO shop.notes VALUES (1000, 1000, 'written after the dump');
+         UPDATE shop.orders SET note = 'edited after the dump' WHERE id = 5;",
     );
     let before = shop.snapshot("inplace");
     let (code, rec, said) = shop.run("inplace", &["--table", "orders", "--dry-run"]);
@@ -443,6 +444,98 @@ fn table_restores(major: u32) {
         ),
         "390"
     );
+    // Which writes did the restore set aside? rowcount-report --diff-schema says, and an
+    // independent query agrees.
+    assert_diff_like_sql(
+        &shop,
+        "inplace",
+        &aside[0],
+        "orders",
+        Some("id"),
+        [11, 1, 1],
+    );
+    assert_diff_like_sql(&shop, "dropped", &asides[0], "cars", None, [2, 0, 0]);
+    assert_diff_like_sql(
+        &shop,
+        "dropped",
+        &asides[0],
+        "events_2025_a",
+        None,
+        [23, 0, 0],
+    );
+}
+
+/// rowcount-report --diff-schema between `shop` and `other` in `db`, for `table`: its
+/// numbers (only in shop, only in other, changed) are `expected` and what plain SQL gives:
+/// EXCEPT ALL on whole rows, and for a key a join on it.
+fn assert_diff_like_sql(
+    shop: &Shop,
+    db: &str,
+    other: &str,
+    table: &str,
+    key: Option<&str>,
+    expected: [u64; 3],
+) {
+    let out = std::process::Command::new(testkit::workspace_bin("rowcount-report"))
+        .envs(shop.cluster.env())
+        .env("PGDATABASE", db)
+        .stdin(std::process::Stdio::null())
+        .args([
+            "--schema",
+            "shop",
+            "--diff-schema",
+            other,
+            "--table",
+            table,
+            "--jobs",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    let rec = record(&out.stdout);
+    let found = &rec["rowcounts"]["counts"]["diff"]["tables"][0];
+    assert_eq!(found["name"], table, "{rec}");
+    let (a, b) = (format!("shop.{table}"), format!("\"{other}\".{table}"));
+    let count = |sql: String| shop.value(db, &sql).parse::<u64>().unwrap();
+    let only_a = count(format!(
+        "SELECT count(*) FROM (SELECT * FROM ONLY {a} EXCEPT ALL SELECT * FROM ONLY {b}) x"
+    ));
+    let only_b = count(format!(
+        "SELECT count(*) FROM (SELECT * FROM ONLY {b} EXCEPT ALL SELECT * FROM ONLY {a}) x"
+    ));
+    let (rows_a, rows_b, changed) = match key {
+        Some(k) => {
+            let changed = count(format!(
+                "SELECT count(*) FROM ONLY {a} x JOIN ONLY {b} y USING ({k}) WHERE x::text <> y::text"
+            ));
+            let rows = |side: &str, against: &str| {
+                count(format!(
+                    "SELECT count(*) FROM ONLY {side} x WHERE NOT EXISTS (SELECT 1 FROM ONLY {against} y WHERE y.{k} = x.{k})"
+                ))
+            };
+            (rows(&a, &b), rows(&b, &a), Some(changed))
+        }
+        None => (only_a, only_b, None),
+    };
+    assert_eq!(
+        [rows_a, rows_b, changed.unwrap_or(0)],
+        expected,
+        "{table}: what SQL says"
+    );
+    assert_eq!(found["rows_only_in_schema"], rows_a, "{found}");
+    assert_eq!(found["rows_only_in_other"], rows_b, "{found}");
+    if let Some(n) = changed {
+        assert_eq!(found["rows_changed"], n, "{found}");
+        assert_eq!(found["key"], serde_json::json!([key.unwrap()]));
+        // With a key, a changed row is one row only on each side by whole rows.
+        assert_eq!(only_a, rows_a + n);
+        assert_eq!(only_b, rows_b + n);
+    } else {
+        assert_eq!(found["rows_changed"], Value::Null, "{found}");
+        assert_eq!(found["key"], Value::Null, "{found}");
+    }
 }
 
 #[test]

@@ -57,27 +57,6 @@ impl Merged {
     }
 }
 
-/// The best key of a table: its primary key, else the unique index (not partial, not on
-/// expressions, valid) whose columns are all NOT NULL, fewest columns first.
-const KEY_SQL: &str = "
-WITH best AS (
-    SELECT i.indkey::int2[] AS cols, i.indnkeyatts
-    FROM pg_index i
-    WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid
-      AND i.indpred IS NULL AND i.indexprs IS NULL
-      AND NOT EXISTS (
-          SELECT 1 FROM unnest(i.indkey::int2[]) WITH ORDINALITY x(attnum, ord)
-          JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = x.attnum
-          WHERE x.ord <= i.indnkeyatts AND NOT a.attnotnull)
-    ORDER BY i.indisprimary DESC, i.indnkeyatts, i.indexrelid
-    LIMIT 1
-)
-SELECT quote_ident(a.attname), a.attname::text
-FROM best, unnest(best.cols) WITH ORDINALITY k(attnum, ord)
-JOIN pg_attribute a ON a.attrelid = $1 AND a.attnum = k.attnum
-WHERE k.ord <= best.indnkeyatts
-ORDER BY k.ord";
-
 /// Finds the live table and key of each table whose rows the dump holds. `Ok(Err(why))`: a
 /// table is missing live or has no key to match by (a usage error: nothing is touched).
 pub async fn targets(
@@ -102,8 +81,8 @@ pub async fn targets(
             continue;
         };
         let oid: u32 = row.get(0);
-        let key_rows = client.query(KEY_SQL, &[&oid]).await?;
-        if key_rows.is_empty() {
+        let key = pg::catalog::row_key(client, oid).await?;
+        if key.is_empty() {
             keyless.push(table.name.clone());
             continue;
         }
@@ -111,8 +90,8 @@ pub async fn targets(
             name: table.name.clone(),
             qualified: row.get(1),
             oid,
-            key: key_rows.iter().map(|r| r.get(0)).collect(),
-            key_names: key_rows.iter().map(|r| r.get(1)).collect(),
+            key: key.iter().map(|c| c.quoted.clone()).collect(),
+            key_names: key.into_iter().map(|c| c.name).collect(),
         });
     }
     if !missing.is_empty() {
