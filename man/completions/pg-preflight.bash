@@ -23,7 +23,7 @@ _pg__preflight() {
 
     case "${cmd}" in
         pg__preflight)
-            opts="-q -h -V --schema --database --role --create-database --wait --maintenance-db --dump --pg-bindir --dsn --new-record --max-record --quiet --color --pretty --help --version"
+            opts="-q -h -V --schema --database --role --create-database --wait --maintenance-db --dump --table --merge-missing --into --pg-bindir --dsn --new-record --max-record --quiet --color --pretty --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -50,6 +50,14 @@ _pg__preflight() {
                     return 0
                     ;;
                 --dump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --table)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --into)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -21,6 +21,8 @@ _pg-preflight() {
 '--wait=[How long to keep retrying a server that is not accepting connections yet, e.g. 30s]:DURATION:_default' \
 '--maintenance-db=[The database to connect to for checking and creating the target]:NAME:_default' \
 '--dump=[The dump to be restored, read for what it needs of the target (extensions, objects of other schemas, publications); default the record'\''s dump section]:FILE:_files' \
+'*--table=[The restore will replace only this table (schema-swap --table; repeatable)\: check that the dump holds it as a table of the schema]:NAME:_default' \
+'--into=[The restore will make a copy as the new schema NAME (schema-swap --into)\: check that NAME is free]:NAME:_default' \
 '*--pg-bindir=[Look for pg_restore only in this directory (repeatable); default PATH, /usr/lib/postgresql/*/bin and /opt/schema-restore/pg/*/bin]:DIR:_files' \
 '--dsn=[Connection string\: key=value pairs or a postgresql\:// URI \[default\: PG* variables\]]:CONNINFO|URI:_default' \
 '--max-record=[The largest record read on stdin; a larger one is refused (exit 2) before it is parsed. Records are kilobytes to a few megabytes even for thousands of tables]:SIZE:_default' \
@@ -28,6 +30,7 @@ _pg-preflight() {
 always\:""
 never\:""))' \
 '--create-database[Create the target database when it does not exist (the only write this tool does)]' \
+'--merge-missing[With --table\: the restore will put missing rows back (schema-swap --merge-missing)\: check that each table is live with a primary key or a unique key of NOT NULL columns]' \
 '--new-record[Start a new record even though stdin is an empty pipe. Without it an empty pipe means the tool before this one wrote nothing (it failed or was stopped), and this tool stops with exit 3. A terminal or /dev/null on stdin always starts a new record]' \
 '-q[Print only failures on stderr]' \
 '--quiet[Print only failures on stderr]' \

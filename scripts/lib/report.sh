@@ -45,8 +45,19 @@ def rows_of($list; $name): [$list[] | select(key == $name) | .rows] | first;
      "| **total** | \($r.rowcounts.pre.total_rows | cell) | \($r.rowcounts.post.total_rows | cell) | \([$dump[].rows] | add | cell) |")
    end),
   "",
+  (if $r.rowcounts.setaside.diff then
+     ($r.rowcounts.setaside.diff as $d
+      | ("## Writes the restore set aside", "",
+         "The rows of the schema as it was before the restore, kept in `\($d.other_schema)`, that the restored one does not hold: written after the dump (or changed since), and the rows the damage had taken that came back. Take rows back by hand from `\($d.other_schema)`.", "",
+         "| table | key | only in the set-aside schema | changed since the dump | only in the restored schema |", "|---|---|---:|---:|---:|",
+         ($d.tables[] | "| \(.name) | \(.key // ["(whole rows)"] | join(", ")) | \(.rows_only_in_other) | \(.rows_changed | cell) | \(.rows_only_in_schema) |"),
+         ""))
+   else empty end),
   (if $r.swap then
      ("## What the swap did besides restoring the entries of the schema", "",
+      (if $r.swap.into then "- **A copy, beside the live schema:** restored as `\($r.swap.into)`; the live schema was not changed" else empty end),
+      (($r.swap.table_restore // null) | if . then "- **Tables restored:** \([.tables[].name] | join(", ")); set aside: \(.set_aside | if length == 0 then "none (missing live)" else join(", ") end); foreign keys re-created: \([.foreign_keys[] | "\(.table).\(.name)\(if .not_valid then " (NOT VALID: \(.violations) live rows violate it)" else "" end)"] | if length == 0 then "none" else join(", ") end); views re-created: \(.views + .materialized_views | if length == 0 then "none" else join(", ") end)" else empty end),
+      (($r.swap.merged // [])[] | "- **Rows put back into `\(.table)`:** \(.came_back) of \(.dump_rows | cell) in the dump (by \(.key | join(", "))); \(.already_live | cell) were live already and were left as they are"),
       "- **The schema itself:** \($r.swap.schema_metadata // {} | if .source == "dump" then "created as the dump says (owner, comment, grants)" elif .source == "live" or .source == "initdb" then "given the owner `\(.owner)`, ACL `\(.acl // "default")`, comment \(.comment // "none" | tojson) of the \(.source) schema\(if .initial_privileges_written == false then " (its pg_init_privs row could not be written: not a superuser)" else "" end)" elif .source == "none" then "created bare (no live schema, none in the dump)" else "not recorded" end)",
       (($r.swap.extensions // [])[] | "- **Extension `\(.name)`:** \(if .action == "move" then "moved into the restored schema" elif .action == "create" then "created by the dump" else "refused: \(.reason)" end)"),
       (($r.swap.settings_left_out // [])[] | "- **Setting left out:** `\(.)` (pg_restore writes it, this server has no such setting)"),

@@ -886,3 +886,65 @@ fn install_copies_the_tools_and_templates_the_drill_timer() {
         assert_eq!(again.recap(name)["changed"], 0, "{}", again.output);
     }
 }
+
+#[test]
+fn the_playbook_brings_back_one_dropped_table_and_check_mode_plans_it() {
+    let scene = Scene::new(Newest::Good);
+    // After the dump: a row written to another table, then one table dropped by mistake.
+    scene.db.sql(
+        "gordon",
+        "INSERT INTO trading.bots VALUES (100, 'after the dump')",
+    );
+    let bots = scene.db.sql("gordon", "SELECT count(*) FROM trading.bots");
+    scene.db.sql("gordon", "DROP TABLE trading.equity");
+    let tables = r#"{"schema_restore_tables": ["equity"]}"#;
+
+    // --check plans the table restore as a dry run and changes nothing.
+    let before = scene.db.fingerprint();
+    let played = scene.playbook(&["--check", "-v", "-e", tables]);
+    assert_eq!(played.code, Some(0), "{}", played.output);
+    assert_eq!(
+        scene.db.fingerprint(),
+        before,
+        "--check changed the database"
+    );
+    assert!(
+        played
+            .output
+            .contains("dry run, nothing changed: would restore equity of"),
+        "{}",
+        played.output
+    );
+
+    let played = scene.playbook(&["-v", "-e", "schema_restore_confirm=true", "-e", tables]);
+    assert_eq!(played.code, Some(0), "{}", played.output);
+    played.assert_keeps_secrets();
+    let equity = TABLES.iter().find(|(t, _)| *t == "equity").unwrap().1;
+    assert_eq!(
+        scene
+            .db
+            .sql("gordon", "SELECT count(*) FROM trading.equity"),
+        equity.to_string()
+    );
+    assert_eq!(
+        scene.db.sql("gordon", "SELECT count(*) FROM trading.bots"),
+        bots,
+        "the write to another table stays"
+    );
+    let record: Value =
+        serde_json::from_slice(&std::fs::read(scene.apps_dir().join("record.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        record["swap"]["table_restore"]["tables"][0]["name"],
+        "equity"
+    );
+    assert_eq!(record["rowcounts"]["post"]["ok"], true, "{record:#}");
+    assert_eq!(
+        record["rowcounts"]["post"]["tables"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "only the restored table is compared with the dump: {record:#}"
+    );
+}

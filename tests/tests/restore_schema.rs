@@ -198,3 +198,86 @@ fn a_drill_leaves_its_log_and_removes_its_cluster() {
     assert_eq!(s.counts(), before);
     assert_eq!(s.schemas(), "trading");
 }
+
+#[test]
+fn one_table_comes_back_alone_and_the_postmortem_shows_what_a_swap_set_aside() {
+    let s = Scenario::new();
+    let before = s.counts();
+    let rows = |counts: &[(String, String)], table: &str| -> u64 {
+        counts
+            .iter()
+            .find(|(t, _)| t == table)
+            .map(|(_, n)| n.parse().unwrap())
+            .unwrap()
+    };
+    s.backup(&s.dump(), 1);
+    // After the dump: a row written to another table, then a table dropped by mistake.
+    s.pg.psql(
+        "gordon",
+        "INSERT INTO trading.positions VALUES (1, 'AFTER-DUMP', 5)",
+    );
+    s.pg.psql("gordon", "DROP TABLE trading.fills");
+
+    let out = s.restore(&["--yes", "--table", "fills"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let now = s.counts();
+    assert_eq!(rows(&now, "fills"), rows(&before, "fills"));
+    assert_eq!(
+        rows(&now, "positions"),
+        rows(&before, "positions") + 1,
+        "the write to another table stays"
+    );
+    let record = s.record();
+    assert_eq!(
+        record["swap"]["table_restore"]["tables"][0]["name"],
+        "fills"
+    );
+    assert_eq!(
+        record["rowcounts"]["post"]["compare"]["summary"]["changed"],
+        0
+    );
+    let postmortem = std::fs::read_to_string(s.run_dir().join("postmortem.md")).unwrap();
+    assert!(postmortem.contains("PASS"), "{postmortem}");
+    assert!(
+        postmortem.contains("- **Tables restored:** fills; set aside: none (missing live)"),
+        "{postmortem}"
+    );
+
+    // Rows deleted by mistake come back, the live ones stay as they are.
+    s.pg.psql(
+        "gordon",
+        "DELETE FROM trading.equity WHERE ts::date = (SELECT min(ts)::date FROM trading.equity)",
+    );
+    assert!(rows(&s.counts(), "equity") < rows(&before, "equity"));
+    let out = s.restore(&["--yes", "--table", "equity", "--merge-missing"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(rows(&s.counts(), "equity"), rows(&before, "equity"));
+    let merged = &s.record()["swap"]["merged"][0];
+    assert_eq!(merged["table"], "equity", "{merged}");
+    assert!(merged["came_back"].as_u64().unwrap() > 0, "{merged}");
+
+    // A whole-schema swap sets the row written after the dump aside: the postmortem says so.
+    let out = s.restore(&["--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(s.counts(), before);
+    let record = s.record();
+    let diff = &record["rowcounts"]["setaside"]["diff"];
+    let positions = diff["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "positions")
+        .unwrap();
+    assert_eq!(positions["rows_only_in_other"], 1, "{diff}");
+    assert_eq!(diff["summary"]["rows_only_in_other"], 1, "{diff}");
+    let postmortem = std::fs::read_to_string(s.run_dir().join("postmortem.md")).unwrap();
+    assert!(
+        postmortem.contains("## Writes the restore set aside"),
+        "{postmortem}"
+    );
+    assert!(
+        postmortem.contains("| positions | bot_id, symbol | 1 | 0 | 0 |"),
+        "{postmortem}"
+    );
+    s.assert_nothing_left();
+}

@@ -60,6 +60,21 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub dump: Option<PathBuf>,
 
+    /// The restore will replace only this table (schema-swap --table; repeatable): check
+    /// that the dump holds it as a table of the schema.
+    #[arg(long = "table", value_name = "NAME")]
+    pub tables: Vec<String>,
+
+    /// With --table: the restore will put missing rows back (schema-swap --merge-missing):
+    /// check that each table is live with a primary key or a unique key of NOT NULL columns.
+    #[arg(long, requires = "tables")]
+    pub merge_missing: bool,
+
+    /// The restore will make a copy as the new schema NAME (schema-swap --into): check that
+    /// NAME is free.
+    #[arg(long, value_name = "NAME")]
+    pub into: Option<String>,
+
     /// Look for pg_restore only in this directory (repeatable); default PATH,
     /// /usr/lib/postgresql/*/bin and /opt/schema-restore/pg/*/bin.
     #[arg(long = "pg-bindir", value_name = "DIR")]
@@ -100,6 +115,10 @@ pub struct Plan {
     pub wait: std::time::Duration,
     pub pg_bindirs: Vec<PathBuf>,
     pub dump: dump::DumpFacts,
+    /// What kind of restore to check for: `--table`, `--merge-missing`, `--into`.
+    pub tables: Vec<String>,
+    pub merge_missing: bool,
+    pub into: Option<Ident>,
 }
 
 pub fn run(args: &Args) -> ToolResult<ExitCode> {
@@ -220,6 +239,16 @@ fn plan(args: &Args, record: &record::Record, reporter: &cli::Reporter) -> ToolR
         wait: args.wait.0.unsigned_abs(),
         pg_bindirs: args.pg_bindirs.clone(),
         dump,
+        tables: args.tables.clone(),
+        merge_missing: args.merge_missing,
+        into: args
+            .into
+            .as_ref()
+            .map(|name| {
+                readiness::names::user_schema(name)
+                    .map_err(|e| ToolError::usage(format!("--into: {e}")))
+            })
+            .transpose()?,
     })
 }
 

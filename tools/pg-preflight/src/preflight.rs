@@ -416,6 +416,7 @@ async fn in_database(plan: &Plan, client: &Client, server: &Server, checks: &mut
         checks.push(Check::fail("schema_name", problem.to_string()));
     }
     readiness_checks(plan, client, server, checks).await;
+    restore_mode_checks(plan, client, checks).await;
     privileges_check(plan, client, server, info.as_ref(), checks).await;
     if info.is_some() {
         dependents_check(plan, client, checks).await;
@@ -431,6 +432,146 @@ async fn in_database(plan: &Plan, client: &Client, server: &Server, checks: &mut
         checks.push(Check::ok(
             "sessions",
             format!("schema {} does not exist: no session uses it", plan.schema),
+        ));
+    }
+}
+
+/// What `--table`, `--merge-missing` and `--into` need: the tables in the dump as tables of
+/// the schema, each live with a key to tell rows apart by, a free name for the copy.
+async fn restore_mode_checks(plan: &Plan, client: &Client, checks: &mut Checks<'_>) {
+    if let Some(into) = &plan.into {
+        match catalog::schema(client, into.as_str()).await {
+            Ok(None) => checks.push(Check::ok(
+                "into",
+                format!("schema {into} is free for the copy"),
+            )),
+            Ok(Some(_)) => checks.push(Check::fail(
+                "into",
+                format!("schema {into} exists: name a new schema for the copy (or drop the earlier copy)"),
+            )),
+            Err(e) => checks.push(Check::fail("into", sql_error("looking up the copy's schema", &e))),
+        }
+    }
+    if plan.tables.is_empty() {
+        return;
+    }
+    let Some(path) = &plan.dump.path else {
+        checks.push(Check::skip(
+            "tables",
+            "no dump to look in: give --dump FILE or pipe in dump-validate's record",
+        ));
+        return;
+    };
+    let archive = match pgdump::Archive::open(path) {
+        Ok(archive) => archive,
+        Err(e) => {
+            checks.push(Check::fail(
+                "tables",
+                format!("reading dump '{}': {}", path.display(), e.kind()),
+            ));
+            return;
+        }
+    };
+    let selection = match readiness::tables::select(&archive, plan.schema.as_str(), &plan.tables) {
+        Ok(selection) => selection,
+        Err(not_in_dump) => {
+            checks.push(Check::fail("tables", not_in_dump.to_string()));
+            return;
+        }
+    };
+    let descendants = selection.tables.iter().filter(|t| !t.named).count();
+    checks.push(Check::ok(
+        "tables",
+        format!(
+            "{} {} of the dump's schema {}{}",
+            plan.tables.join(", "),
+            if plan.tables.len() == 1 {
+                "is a table"
+            } else {
+                "are tables"
+            },
+            plan.schema,
+            if descendants > 0 {
+                format!(", with {descendants} partitions or children")
+            } else {
+                String::new()
+            }
+        ),
+    ));
+    if plan.merge_missing {
+        merge_keys_check(plan, client, &archive, &selection, checks).await;
+    }
+}
+
+/// `--merge-missing`: every table whose rows the dump holds is live, with a key.
+async fn merge_keys_check(
+    plan: &Plan,
+    client: &Client,
+    archive: &pgdump::Archive,
+    selection: &readiness::tables::Selection,
+    checks: &mut Checks<'_>,
+) {
+    let with_rows: Vec<&str> = selection
+        .tables
+        .iter()
+        .filter(|t| {
+            archive.entries().iter().any(|e| {
+                e.is_table_data()
+                    && e.has_data()
+                    && e.dependencies.first().map(|d| d.0) == Some(t.dump_id)
+            })
+        })
+        .map(|t| t.name.as_str())
+        .collect();
+    let mut problems = Vec::new();
+    let mut keys = Vec::new();
+    for name in with_rows {
+        let oid = client
+            .query_opt(
+                "SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'r'",
+                &[&plan.schema.as_str(), &name],
+            )
+            .await;
+        let oid: u32 = match oid {
+            Ok(Some(row)) => row.get(0),
+            Ok(None) => {
+                problems.push(format!(
+                    "{name} is not live (restore it whole with --table)"
+                ));
+                continue;
+            }
+            Err(e) => {
+                problems.push(sql_error(&format!("looking up {name}"), &e));
+                continue;
+            }
+        };
+        match pg::catalog::row_key(client, oid).await {
+            Ok(key) if key.is_empty() => problems.push(format!(
+                "{name} has no primary key or unique key of NOT NULL columns"
+            )),
+            Ok(key) => keys.push(format!(
+                "{name} by {}",
+                key.iter()
+                    .map(|k| k.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            Err(e) => problems.push(sql_error(&format!("reading the key of {name}"), &e)),
+        }
+    }
+    if problems.is_empty() {
+        checks.push(Check::ok(
+            "merge_keys",
+            format!("missing rows can be told by key: {}", keys.join("; ")),
+        ));
+    } else {
+        checks.push(Check::fail(
+            "merge_keys",
+            format!(
+                "--merge-missing cannot tell missing rows: {}",
+                problems.join("; ")
+            ),
         ));
     }
 }

@@ -22,6 +22,7 @@ pub mod names;
 mod needs;
 mod part;
 pub mod refs;
+pub mod tables;
 
 pub use metadata::Metadata;
 pub use needs::label;

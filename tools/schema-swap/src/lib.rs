@@ -17,7 +17,6 @@ mod restore;
 pub mod script;
 mod swap;
 mod tables;
-mod tableset;
 
 use clap::{ArgGroup, Parser};
 use cli::values::{ByteSize, Duration};

@@ -8,8 +8,8 @@
 //! constraints, triggers, materialized view data, grants). Loading the data ourselves is what
 //! lets it go to the server in COPY's binary form, which costs the server far less to take.
 
-use crate::tableset::{self, NotInDump, Selection};
 use pgdump::{Archive, Entry};
+use readiness::tables::{NotInDump, Selection};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -99,7 +99,7 @@ pub fn make_for_tables(
     jobs: usize,
 ) -> Result<(Plan, Selection), Result<NotInDump, PlanError>> {
     let archive = open(path).map_err(Err)?;
-    let selection = tableset::select(&archive, schema, names).map_err(Ok)?;
+    let selection = readiness::tables::select(&archive, schema, names).map_err(Ok)?;
     let mut members = selection.own.clone();
     members.extend(
         selection

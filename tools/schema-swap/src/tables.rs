@@ -450,7 +450,7 @@ struct Progress<'a> {
 async fn restore_transaction(
     job: &Job,
     plan: &Plan,
-    selection: &crate::tableset::Selection,
+    selection: &readiness::tables::Selection,
     client: &Client,
     ready: &Ready,
     aside: &Ident,
@@ -669,7 +669,7 @@ async fn make_copy(
     schema: &Ident,
     aside: &Ident,
     into: &Ident,
-    selection: &crate::tableset::Selection,
+    selection: &readiness::tables::Selection,
     live: &Live,
 ) -> Result<(), Failure> {
     let step = |what: String| move |e: PgError| step_failure(client, &what, &e);

@@ -5,9 +5,9 @@
 //! Definitions are read with `search_path = pg_catalog`, so that every name in them comes
 //! back schema-qualified and means the same thing whatever the session's path is later.
 
-use crate::tableset::Selection;
 use pg::Ident;
 use pg::tokio_postgres::{Client, Error as PgError};
+use readiness::tables::Selection;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
