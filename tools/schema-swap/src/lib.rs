@@ -43,7 +43,7 @@ const SECTION: &str = "swap";
 /// and without a terminal and without either it refuses.
 #[allow(clippy::struct_excessive_bools)] // clap flags: each bool is one switch of the command line
 #[derive(Debug, Parser)]
-#[command(name = TOOL, version, about, after_help = EXIT_CODES)]
+#[command(name = TOOL, version, about, after_help = AFTER_HELP)]
 #[command(group(ArgGroup::new("mode").args(["rollback", "list", "prune"])))]
 pub struct Args {
     /// The schema to replace; default the record's schema.
@@ -168,13 +168,27 @@ pub struct Args {
     pub output: OutputArgs,
 }
 
-const EXIT_CODES: &str = "Exit codes:
-  0  the schema was replaced and verified (or --dry-run, --list, --rollback, --prune succeeded)
+const AFTER_HELP: &str = "Examples:
+  The schema replaced from the dump:
+    schema-swap --schema trading --dump /tmp/gordon-trading.dump
+  A table dropped by mistake, back with what belongs to it; other tables keep their writes:
+    schema-swap --schema trading --dump /tmp/gordon-trading.dump --table orders
+  Rows deleted by mistake put back, no live row changed:
+    schema-swap --schema trading --dump /tmp/gordon-trading.dump --table orders --merge-missing
+  Look before touching: the dump's schema beside the live one:
+    schema-swap --schema trading --dump /tmp/gordon-trading.dump --into trading_at_1100
+
+Exit codes:
+  0  the schema (or --table's tables) was replaced and verified, the rows put back
+     (--merge-missing) or the copy made (--into); or --dry-run, --list, --rollback, --prune
+     succeeded
   1  a check failed or the restore failed and was rolled back: the database is as it was;
      also a refused prompt, an extension that cannot move, objects the dump needs that the
-     target lacks
+     target lacks, live rows a re-created foreign key rejects (without --fk-not-valid)
   2  usage or input error (bad flag, invalid record, no dump, no confirmation without a terminal,
-     a system schema, a schema name over 42 bytes for a swap or rollback)
+     a system schema, a schema name over 42 bytes for a swap or rollback, a --table that is no
+     table of the dump's schema, a table --merge-missing cannot key, an --into schema that
+     exists)
   3  an earlier section of the record failed, or stdin is an empty pipe (the tool before
      wrote nothing); nothing was done
   4  could not run (server unreachable, no fitting pg_restore, another swap of the schema

@@ -12,6 +12,13 @@
 //! The dump's foreign keys and views that point at the tables but are missing live (dropped
 //! with the table by `DROP ... CASCADE`) are restored from the dump. Any failure, signal or
 //! kill before the commit leaves the database as it was.
+//!
+//! Two variants restore copies instead, and change no live row or object: `--into NAME`
+//! moves the live tables out of the way only while the dump's are restored, then moves the
+//! restored ones into the new schema NAME and the live ones back (`make_copy`);
+//! `--merge-missing` does the same with bare copies (CREATE TABLE and rows) in a schema of
+//! its own and puts the copies' rows that are missing live into the live tables (module
+//! `merge`), dropping the copies before the commit.
 
 mod live;
 mod merge;
