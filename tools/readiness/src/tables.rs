@@ -26,6 +26,8 @@ pub struct Selection {
     /// Views and materialized views that read the set (directly or through one another), with
     /// the entries that belong to them (grants, comments, indexes, data).
     pub readers: Vec<DumpReader>,
+    /// Selected tables the dump attaches to (or lets inherit from) a table not selected.
+    pub outside_parents: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -144,8 +146,8 @@ pub fn select(archive: &Archive, schema: &str, names: &[String]) -> Result<Selec
             named: names.iter().any(|n| t.tag == n.as_str()),
         })
         .collect();
-    let table_names: Vec<String> = selected.iter().map(|t| t.name.clone()).collect();
-    let own = owned_entries(entries, schema, &chosen, &table_names);
+    let own = owned_entries(entries, schema, &chosen, &tables);
+    let outside_parents = outside_parents(&tables, &chosen, entries);
     let mut foreign_keys = Vec::new();
     for entry in entries.iter().filter(|e| e.desc == "FK CONSTRAINT") {
         if own.contains(&entry.dump_id.0) || !entry.dependencies.iter().any(|d| own.contains(&d.0))
@@ -174,6 +176,7 @@ pub fn select(archive: &Archive, schema: &str, names: &[String]) -> Result<Selec
         own,
         foreign_keys,
         readers,
+        outside_parents,
     })
 }
 
@@ -198,14 +201,14 @@ fn with_descendants(tables: &[&Entry], names: &[String], entries: &[Entry]) -> B
     }
 }
 
-/// Everything that belongs to the `chosen` tables (named `table_names`); sequences first
+/// Everything that belongs to the `chosen` tables (of the schema's `all_tables`); sequences first
 /// bring their OWNED BY and values, and annotations follow what they annotate, so this
 /// repeats until nothing more joins.
 fn owned_entries(
     entries: &[Entry],
     schema: &str,
     chosen: &BTreeSet<u32>,
-    table_names: &[String],
+    all_tables: &[&Entry],
 ) -> BTreeSet<u32> {
     let mut own = chosen.clone();
     loop {
@@ -221,8 +224,9 @@ fn owned_entries(
             let desc = entry.desc.to_string_lossy();
             let depends_on_own = entry.dependencies.iter().any(|d| own.contains(&d.0));
             let belongs = if TAGGED_BY_TABLE.contains(&desc.as_ref()) {
-                owner_in_tag(entry, table_names)
-                    && entry.dependencies.iter().any(|d| chosen.contains(&d.0))
+                owner_in_tag(entry, all_tables).is_some_and(|owner| {
+                    chosen.contains(&owner.dump_id.0) && entry.dependencies.contains(&owner.dump_id)
+                })
             } else if DEPENDING_ON_TABLE.contains(&desc.as_ref()) {
                 entry.dependencies.iter().any(|d| chosen.contains(&d.0))
             } else if desc == "TABLE ATTACH" || desc == "INDEX ATTACH" {
@@ -276,22 +280,87 @@ fn is_descendant_of(table: &Entry, parents: &BTreeSet<u32>, entries: &[Entry]) -
             && e.dependencies.first() == Some(&table.dump_id)
             && e.dependencies.contains(&parent)
     });
-    let inherits = table.defn.as_ref().is_some_and(|d| {
-        let sql = d.to_string_lossy();
-        sql.contains("\nINHERITS (") || sql.contains(" PARTITION OF ")
-    });
+    let parent_entry = entries.iter().find(|e| e.dump_id == parent);
+    let inherits = match (table.defn.as_ref(), parent_entry) {
+        (Some(defn), Some(parent)) => names_parent(&defn.to_string_lossy(), parent),
+        _ => false,
+    };
     attached || inherits
 }
 
-/// Whether the entry's tag names one of `tables` as its owner: `orders`, or `orders name`.
-fn owner_in_tag(entry: &Entry, tables: &[String]) -> bool {
+/// The table of the schema an entry's tag names as its owner (`orders`, or `orders name`):
+/// of the tables whose name the tag starts with, the longest, so that a constraint of
+/// `order items` is not taken for one of `order`.
+fn owner_in_tag<'e>(entry: &Entry, all_tables: &[&'e Entry]) -> Option<&'e Entry> {
     let tag = entry.tag.to_string_lossy();
-    tables.iter().any(|t| {
-        tag == t.as_str()
-            || tag
-                .strip_prefix(t.as_str())
-                .is_some_and(|rest| rest.starts_with(' '))
-    })
+    all_tables
+        .iter()
+        .copied()
+        .filter(|t| {
+            let name = t.tag.to_string_lossy();
+            tag == name
+                || tag
+                    .strip_prefix(name.as_ref())
+                    .is_some_and(|rest| rest.starts_with(' '))
+        })
+        .max_by_key(|t| t.tag.to_string_lossy().len())
+}
+
+/// Whether a CREATE TABLE's `INHERITS (...)` or `PARTITION OF` names `parent` (schema-qualified,
+/// quoted where pg_dump quotes; compared without the quotes).
+fn names_parent(sql: &str, parent: &Entry) -> bool {
+    let wanted = format!(
+        "{}.{}",
+        parent
+            .namespace
+            .as_ref()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        parent.tag.to_string_lossy()
+    );
+    let bare = |s: &str| s.trim().replace('"', "");
+    if let Some(at) = sql.find("\nINHERITS (") {
+        let list = &sql[at + "\nINHERITS (".len()..];
+        let list = list.split(')').next().unwrap_or_default();
+        return list.split(',').any(|item| bare(item) == wanted);
+    }
+    if let Some(at) = sql.find(" PARTITION OF ") {
+        let rest = &sql[at + " PARTITION OF ".len()..];
+        let name = rest.split_whitespace().next().unwrap_or_default();
+        return bare(name) == wanted;
+    }
+    false
+}
+
+/// The selected tables that the dump makes partitions or inheritance children of tables not
+/// selected: a copy of them (`--into`) would be attached to the live parent.
+fn outside_parents(tables: &[&Entry], chosen: &BTreeSet<u32>, entries: &[Entry]) -> Vec<String> {
+    let outside: BTreeSet<u32> = tables
+        .iter()
+        .map(|t| t.dump_id.0)
+        .filter(|id| !chosen.contains(id))
+        .collect();
+    tables
+        .iter()
+        .filter(|t| chosen.contains(&t.dump_id.0))
+        .filter(|t| {
+            let attached = entries.iter().any(|e| {
+                e.desc == "TABLE ATTACH"
+                    && e.dependencies.first() == Some(&t.dump_id)
+                    && e.dependencies[1..].iter().any(|d| !chosen.contains(&d.0))
+            });
+            let inherits = t.dependencies.iter().any(|d| {
+                outside.contains(&d.0)
+                    && entries
+                        .iter()
+                        .find(|e| e.dump_id == *d)
+                        .zip(t.defn.as_ref())
+                        .is_some_and(|(parent, defn)| names_parent(&defn.to_string_lossy(), parent))
+            });
+            attached || inherits
+        })
+        .map(|t| t.tag.to_string_lossy().into_owned())
+        .collect()
 }
 
 /// `table name` of a constraint's tag. Names may hold spaces; the table is the one whose TABLE
@@ -354,4 +423,104 @@ fn readers_of(entries: &[Entry], own: &BTreeSet<u32>) -> Vec<DumpReader> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pgdump::{DataLocation, DumpId, Section, Text};
+
+    fn entry(id: u32, desc: &str, tag: &str, deps: &[u32], defn: &str) -> Entry {
+        Entry {
+            dump_id: DumpId(id),
+            had_dumper: false,
+            table_oid: 0,
+            oid: 0,
+            tag: Text::from(tag),
+            desc: Text::from(desc),
+            section: Section::PreData,
+            defn: Some(Text::from(defn)),
+            drop_stmt: None,
+            copy_stmt: None,
+            namespace: Some(Text::from("shop")),
+            tablespace: None,
+            table_am: None,
+            relkind: None,
+            owner: None,
+            with_oids: false,
+            dependencies: deps.iter().map(|d| DumpId(*d)).collect(),
+            data: DataLocation::None,
+        }
+    }
+
+    #[test]
+    fn a_constraint_belongs_to_the_longest_table_name_its_tag_starts_with() {
+        let order = entry(
+            1,
+            "TABLE",
+            "order",
+            &[],
+            "CREATE TABLE shop.\"order\" (id int);",
+        );
+        let items = entry(
+            2,
+            "TABLE",
+            "order items",
+            &[],
+            "CREATE TABLE shop.\"order items\" (id int);",
+        );
+        // A key of "order items" that references "order": it depends on both.
+        let fk = entry(
+            3,
+            "FK CONSTRAINT",
+            "order items fk",
+            &[2, 1],
+            "ALTER TABLE ...",
+        );
+        let all = [&order, &items];
+        assert_eq!(owner_in_tag(&fk, &all).map(|t| t.dump_id.0), Some(2));
+        let entries = vec![order.clone(), items.clone(), fk.clone()];
+        let own = owned_entries(&entries, "shop", &[1].into_iter().collect(), &all);
+        assert!(!own.contains(&3), "the key is not order's own: {own:?}");
+    }
+
+    #[test]
+    fn only_a_table_that_names_its_parent_is_its_child() {
+        let orders = entry(
+            1,
+            "TABLE",
+            "orders",
+            &[],
+            "CREATE TABLE shop.orders (id int);",
+        );
+        let base = entry(
+            2,
+            "TABLE",
+            "base_log",
+            &[],
+            "CREATE TABLE shop.base_log (id int);",
+        );
+        // A column of orders' row type, and a parent of its own: no child of orders.
+        let log = entry(
+            3,
+            "TABLE",
+            "order_log",
+            &[1, 2],
+            "CREATE TABLE shop.order_log (\n    o shop.orders\n)\nINHERITS (shop.base_log);",
+        );
+        let child = entry(
+            4,
+            "TABLE",
+            "big_orders",
+            &[1],
+            "CREATE TABLE shop.big_orders (\n)\nINHERITS (shop.orders);",
+        );
+        let entries = vec![orders, base, log, child];
+        let chosen: BTreeSet<u32> = [1].into_iter().collect();
+        assert!(!is_descendant_of(&entries[2], &chosen, &entries));
+        assert!(is_descendant_of(&entries[3], &chosen, &entries));
+        let tables: Vec<&Entry> = entries.iter().collect();
+        let with_log: BTreeSet<u32> = [3].into_iter().collect();
+        assert_eq!(outside_parents(&tables, &with_log, &entries), ["order_log"]);
+    }
 }

@@ -87,8 +87,13 @@ impl SchemaDiff {
     }
 }
 
+/// The tables of both schemas by name, with each side's OID as the snapshot sees them (0 for
+/// none): the columns and keys are read by OID, never by a name the catalog may have moved
+/// since.
 const TABLES_SQL: &str = "
-SELECT c.relname::text, bool_or(n.nspname = $1), bool_or(n.nspname = $2)
+SELECT c.relname::text,
+       coalesce(max(c.oid::int8) FILTER (WHERE n.nspname = $1), 0),
+       coalesce(max(c.oid::int8) FILTER (WHERE n.nspname = $2), 0)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r' AND n.nspname IN ($1, $2)
 GROUP BY c.relname ORDER BY 1";
@@ -96,8 +101,7 @@ GROUP BY c.relname ORDER BY 1";
 const COLUMNS_SQL: &str = "
 SELECT a.attname::text, quote_ident(a.attname)
 FROM pg_attribute a
-WHERE a.attrelid = to_regclass(format('%I.%I', $1::text, $2::text))
-  AND a.attnum > 0 AND NOT a.attisdropped
+WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum";
 
 /// Compares every table the two schemas share (those `included` keeps), over up to `jobs`
@@ -124,18 +128,24 @@ pub async fn diff(
         if !included(&name) {
             continue;
         }
-        match (row.get::<_, bool>(1), row.get::<_, bool>(2)) {
-            (true, true) => shared.push(name),
-            (true, false) => only_schema.push(name),
-            _ => only_other.push(name),
+        let oid = |i: usize| u32::try_from(row.get::<_, i64>(i)).unwrap_or(0);
+        match (oid(1), oid(2)) {
+            (0, _) => only_other.push(name),
+            (_, 0) => only_schema.push(name),
+            (ours, theirs) => shared.push((name, ours, theirs)),
         }
     }
     let sides = Arc::new((schema.to_owned(), other.to_owned()));
     let (tables, connections) = leader
-        .run(settings, jobs, shared, move |client, name| {
-            let sides = Arc::clone(&sides);
-            async move { diff_table(&client, &sides.0, &sides.1, name).await }
-        })
+        .run(
+            settings,
+            jobs,
+            shared,
+            move |client, (name, ours, theirs)| {
+                let sides = Arc::clone(&sides);
+                async move { diff_table(&client, &sides.0, &sides.1, name, [ours, theirs]).await }
+            },
+        )
         .await?;
     Ok(SchemaDiff {
         schema: schema.to_owned(),
@@ -159,24 +169,16 @@ struct Compared {
 
 async fn compared(
     client: &Client,
-    schema: &str,
-    other: &str,
-    name: &str,
+    [ours_oid, theirs_oid]: [u32; 2],
 ) -> Result<Compared, pg::tokio_postgres::Error> {
-    let columns = |side: &str| {
-        let (side, name) = (side.to_owned(), name.to_owned());
-        async move {
-            client
-                .query(COLUMNS_SQL, &[&side, &name])
-                .await
-                .map(|rows| {
-                    rows.iter()
-                        .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
-                        .collect::<Vec<_>>()
-                })
-        }
+    let columns = |oid: u32| async move {
+        client.query(COLUMNS_SQL, &[&oid]).await.map(|rows| {
+            rows.iter()
+                .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
+                .collect::<Vec<_>>()
+        })
     };
-    let (ours, theirs) = (columns(schema).await?, columns(other).await?);
+    let (ours, theirs) = (columns(ours_oid).await?, columns(theirs_oid).await?);
     let common: Vec<&(String, String)> = ours.iter().filter(|c| theirs.contains(c)).collect();
     let mut columns_only_in_one: Vec<String> = ours
         .iter()
@@ -185,18 +187,19 @@ async fn compared(
         .map(|(raw, _)| raw.clone())
         .collect();
     columns_only_in_one.dedup();
-    let table_oid: u32 = client
-        .query_one(
-            "SELECT to_regclass(format('%I.%I', $1::text, $2::text))::oid",
-            &[&schema, &name],
-        )
-        .await?
-        .get(0);
-    let mut key = pg::catalog::row_key(client, table_oid).await?;
-    // A key the other table lacks a column of cannot match rows: whole rows then.
-    if !key
-        .iter()
-        .all(|k| common.iter().any(|(raw, _)| *raw == k.name))
+    let mut key = pg::catalog::row_key(client, ours_oid).await?;
+    // A key tells rows apart only where both tables have it: with duplicates on the other
+    // side a join on it would multiply rows. Else whole rows.
+    let theirs_key = pg::catalog::row_key(client, theirs_oid).await?;
+    let names = |k: &[pg::catalog::KeyColumn]| {
+        let mut n: Vec<String> = k.iter().map(|c| c.name.clone()).collect();
+        n.sort();
+        n
+    };
+    if names(&key) != names(&theirs_key)
+        || !key
+            .iter()
+            .all(|k| common.iter().any(|(raw, _)| *raw == k.name))
     {
         key.clear();
     }
@@ -213,15 +216,14 @@ async fn diff_table(
     schema: &str,
     other: &str,
     name: String,
+    oids: [u32; 2],
 ) -> Result<TableDiff, CountError> {
     let what = format!("comparing {schema}.{name} with {other}.{name}");
     let Compared {
         common,
         columns_only_in_one,
         key,
-    } = compared(client, schema, other, &name)
-        .await
-        .map_err(sql(&what))?;
+    } = compared(client, oids).await.map_err(sql(&what))?;
     let keyed = !key.is_empty();
     let (s, o, t) = (ident(schema)?, ident(other)?, ident(&name)?);
     let row_text = format!(

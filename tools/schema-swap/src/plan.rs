@@ -184,6 +184,30 @@ fn assemble(
     })
 }
 
+/// The FK CONSTRAINT entries among `ids`, with their tags: what a copy (`--into`) leaves
+/// out where the key would reference a live table.
+pub fn foreign_keys_among(plan: &Plan, ids: &BTreeSet<u32>) -> Vec<(u32, String)> {
+    plan.archive
+        .entries()
+        .iter()
+        .filter(|e| e.desc == "FK CONSTRAINT" && ids.contains(&e.dump_id.0))
+        .map(|e| (e.dump_id.0, e.qualified_name()))
+        .collect()
+}
+
+/// The FK CONSTRAINT entries of the plan that depend on an entry outside it: foreign keys to
+/// tables of other schemas, which a copy (`--into`) leaves out.
+pub fn foreign_keys_leaving(plan: &Plan) -> Vec<(u32, String)> {
+    let members: BTreeSet<u32> = plan.entry_ids.iter().copied().collect();
+    plan.archive
+        .entries()
+        .iter()
+        .filter(|e| e.desc == "FK CONSTRAINT" && members.contains(&e.dump_id.0))
+        .filter(|e| e.dependencies.iter().any(|d| !members.contains(&d.0)))
+        .map(|e| (e.dump_id.0, e.qualified_name()))
+        .collect()
+}
+
 /// Whether rows in this encoding may be converted to COPY's binary form: UTF-8 only. The
 /// converter splits rows on ASCII bytes, which some client-only encodings (SJIS, BIG5, GBK...)
 /// hold inside characters; and the session reads catalog names back as UTF-8. Dumps in other

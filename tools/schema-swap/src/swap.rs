@@ -72,7 +72,7 @@ pub async fn run(
     let spinner = reporter.spinner(format!("Reading '{}'", dump.display()));
     let planned = plan::make(dump, schema.as_str(), job.dump_section.as_ref(), job.jobs);
     spinner.finish_and_clear();
-    let plan = match planned {
+    let mut plan = match planned {
         Ok(plan) => plan,
         Err(e) => {
             push(section, reporter, Check::fail(e.check, e.message));
@@ -115,6 +115,26 @@ pub async fn run(
     if let Some(into) = &job.into {
         if !copy_possible(&client, into, &ready, section, reporter).await? {
             return Ok(());
+        }
+        // Foreign keys to tables of other schemas would tie live tables to the copy.
+        let leaving = plan::foreign_keys_leaving(&plan);
+        if !leaving.is_empty() {
+            push(
+                section,
+                reporter,
+                Check::warn(
+                    "foreign_keys",
+                    format!(
+                        "the copy has no foreign keys to tables outside {schema} (they would tie live tables to it): {}",
+                        leaving
+                            .iter()
+                            .map(|(_, name)| name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ),
+            );
+            plan.leave_out(&leaving.iter().map(|(id, _)| *id).collect());
         }
     }
     // With --into the live schema is out of the way only inside the transaction: no

@@ -158,13 +158,46 @@ pub async fn run(
         if !swap::copy_possible(&client, into, &ready, section, reporter).await? {
             return Ok(());
         }
-        // A copy is the tables alone: nothing outside them is restored or re-created.
-        let readers: BTreeSet<u32> = selection
+        if !selection.outside_parents.is_empty() {
+            push(
+                section,
+                reporter,
+                Check::fail(
+                    "tables",
+                    format!(
+                        "the dump makes {} partitions or children of tables not named: a copy would be attached to the live parent; name the parents with --table too",
+                        selection.outside_parents.join(", ")
+                    ),
+                ),
+            );
+            return Ok(());
+        }
+        // A copy is the tables alone: nothing outside them is restored or re-created, and
+        // its foreign keys are left out, which would tie live tables to the copy.
+        let mut left_out: BTreeSet<u32> = selection
             .readers
             .iter()
             .flat_map(|r| r.entries.iter().copied())
             .collect();
-        plan.leave_out(&readers);
+        let keys = plan::foreign_keys_among(&plan, &selection.own);
+        if !keys.is_empty() {
+            push(
+                section,
+                reporter,
+                Check::warn(
+                    "foreign_keys",
+                    format!(
+                        "the copy has no foreign keys (they would tie live tables to it): {}",
+                        keys.iter()
+                            .map(|(_, name)| name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ),
+            );
+        }
+        left_out.extend(keys.iter().map(|(id, _)| *id));
+        plan.leave_out(&left_out);
     } else if job.merge_missing {
         // The rows go back from bare copies: each table's CREATE TABLE and its data.
         plan.keep_only(&selection.tables.iter().map(|t| t.dump_id).collect());

@@ -288,6 +288,25 @@ fn table_restores(major: u32) {
         "389"
     );
     assert!(shop.asides("look").is_empty(), "{major}");
+    // The copy has no foreign keys: they would tie the live customers to it.
+    assert_eq!(
+        shop.value(
+            "look",
+            "SELECT count(*) FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+             WHERE n.nspname = 'orders_then' AND c.contype = 'f'"
+        ),
+        "0"
+    );
+    // A partition alone cannot be copied: the copy would join the live parent.
+    let (code, rec, said) = shop.run(
+        "look",
+        &["--table", "events_other", "--into", "part_copy", "--yes"],
+    );
+    assert_eq!(code, Some(1), "{major}: {said}");
+    assert_eq!(failed_checks(&rec), ["tables"], "{major}");
+    for (l, n) in live.iter().zip(&shop.snapshot("look")) {
+        assert_same(l, n, &format!("{major}: a refused copy"));
+    }
 
     // An accidental DELETE: --merge-missing puts the dump's rows back by key, parents before
     // the rows that reference them; no live row changes; the sequence is moved past them.

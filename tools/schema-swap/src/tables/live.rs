@@ -368,9 +368,11 @@ impl Live {
         selection: &Selection,
     ) -> Result<Self, PgError> {
         client.batch_execute("SET search_path = pg_catalog").await?;
-        let read = Self::read_qualified(client, schema, selection).await;
+        // A failed read's error is the one to report: in a transaction it aborts it, and the
+        // RESET then fails too.
+        let live = Self::read_qualified(client, schema, selection).await?;
         client.batch_execute("RESET search_path").await?;
-        read
+        Ok(live)
     }
 
     async fn read_qualified(
