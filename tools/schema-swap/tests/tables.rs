@@ -297,6 +297,42 @@ fn table_restores(major: u32) {
         ),
         "0"
     );
+    // pg-preflight predicts what these modes need: a table the dump has, keys to merge by,
+    // a free name for the copy.
+    let preflight = |args: &[&str]| {
+        let out = std::process::Command::new(testkit::workspace_bin("pg-preflight"))
+            .envs(shop.cluster.env())
+            .env("PGDATABASE", "look")
+            .stdin(std::process::Stdio::null())
+            .args(["--schema", "shop", "--dump"])
+            .arg(&shop.dump)
+            .args(args)
+            .output()
+            .unwrap();
+        let rec = record(&out.stdout);
+        let failed: Vec<String> = rec["preflight"]["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["status"] == "fail")
+            .map(|c| c["name"].as_str().unwrap().to_owned())
+            .collect();
+        (out.status.code(), failed)
+    };
+    assert_eq!(
+        preflight(&["--table", "orders", "--merge-missing"]),
+        (Some(0), vec![])
+    );
+    assert_eq!(
+        preflight(&["--table", "order", "--into", "shop_copy"]),
+        (Some(1), vec!["into".to_owned(), "tables".to_owned()]),
+        "{major}"
+    );
+    assert_eq!(
+        preflight(&["--table", "vehicles", "--merge-missing"]),
+        (Some(1), vec!["merge_keys".to_owned()]),
+        "{major}"
+    );
     // A partition alone cannot be copied: the copy would join the live parent.
     let (code, rec, said) = shop.run(
         "look",
@@ -515,6 +551,27 @@ fn assert_diff_like_sql(
     assert_eq!(out.status.code(), Some(0), "{said}");
     let rec = record(&out.stdout);
     let found = &rec["rowcounts"]["counts"]["diff"]["tables"][0];
+    // For people, and as a gate: the same numbers as markdown; --expect-equal fails on them.
+    let strict = std::process::Command::new(testkit::workspace_bin("rowcount-report"))
+        .envs(shop.cluster.env())
+        .env("PGDATABASE", db)
+        .stdin(std::process::Stdio::null())
+        .args(["--schema", "shop", "--diff-schema", other, "--table", table])
+        .args(["--expect-equal", "--format", "markdown"])
+        .output()
+        .unwrap();
+    let differs = expected.iter().any(|n| *n > 0);
+    assert_eq!(strict.status.code(), Some(i32::from(differs)));
+    let markdown = String::from_utf8_lossy(&strict.stdout);
+    assert!(
+        markdown.contains(&format!(
+            "| {table} | {} | {} | {} |",
+            key.unwrap_or("(whole rows)"),
+            expected[0],
+            expected[1]
+        )),
+        "{markdown}"
+    );
     assert_eq!(found["name"], table, "{rec}");
     let (a, b) = (format!("shop.{table}"), format!("\"{other}\".{table}"));
     let count = |sql: String| shop.value(db, &sql).parse::<u64>().unwrap();
