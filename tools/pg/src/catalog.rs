@@ -129,7 +129,8 @@ impl Dependent {
 
 /// Every object outside the schema that depends on an object in it (pg_depend, normal and
 /// automatic dependencies): views through their rewrite rules, foreign keys through their
-/// constraints, column defaults, triggers, functions (their argument and result types, and
+/// constraints, column defaults, triggers and row-level security policies (each where its
+/// table is), functions (their argument and result types, and
 /// SQL-standard bodies), columns of the schema's types, extensions installed in it.
 /// PL/pgSQL bodies record no dependencies and cannot be seen here.
 const DEPENDENTS_SQL: &str = "
@@ -151,7 +152,8 @@ owned AS (
             WHEN d.classid = 'pg_rewrite'::regclass::oid THEN 'pg_class'::regclass::oid
             WHEN d.classid = 'pg_constraint'::regclass::oid AND con.conrelid <> 0 THEN 'pg_class'::regclass::oid
             WHEN d.classid = 'pg_constraint'::regclass::oid THEN 'pg_type'::regclass::oid
-            WHEN d.classid IN ('pg_attrdef'::regclass::oid, 'pg_trigger'::regclass::oid) THEN 'pg_class'::regclass::oid
+            WHEN d.classid IN ('pg_attrdef'::regclass::oid, 'pg_trigger'::regclass::oid,
+                               'pg_policy'::regclass::oid) THEN 'pg_class'::regclass::oid
             ELSE d.classid
         END AS oclass,
         CASE
@@ -160,6 +162,7 @@ owned AS (
             WHEN d.classid = 'pg_constraint'::regclass::oid THEN con.contypid
             WHEN d.classid = 'pg_attrdef'::regclass::oid THEN ad.adrelid
             WHEN d.classid = 'pg_trigger'::regclass::oid THEN tg.tgrelid
+            WHEN d.classid = 'pg_policy'::regclass::oid THEN pol.polrelid
             ELSE d.objid
         END AS oobj
     FROM deps d
@@ -167,6 +170,7 @@ owned AS (
     LEFT JOIN pg_constraint con ON d.classid = 'pg_constraint'::regclass::oid AND con.oid = d.objid
     LEFT JOIN pg_attrdef ad ON d.classid = 'pg_attrdef'::regclass::oid AND ad.oid = d.objid
     LEFT JOIN pg_trigger tg ON d.classid = 'pg_trigger'::regclass::oid AND tg.oid = d.objid
+    LEFT JOIN pg_policy pol ON d.classid = 'pg_policy'::regclass::oid AND pol.oid = d.objid
 ),
 described AS (
     SELECT

@@ -310,6 +310,10 @@ fn table_restores(major: u32) {
             .output()
             .unwrap();
         let rec = record(&out.stdout);
+        // The policy on shop.orders is the table's own, not a dependent outside the schema.
+        let dependents = rec["preflight"]["dependents"].to_string();
+        assert!(!dependents.contains("orders_mine"), "{dependents}");
+        assert!(dependents.contains("report.daily"), "{dependents}");
         let failed: Vec<String> = rec["preflight"]["checks"]
             .as_array()
             .unwrap()
