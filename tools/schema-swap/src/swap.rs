@@ -783,6 +783,64 @@ pub(crate) fn write_list_file(ids: &[u32], what: &str) -> Result<tempfile::Named
     Ok(file)
 }
 
+/// Opens a restore's transaction: BEGIN with the lock timeout, the check for a dead client
+/// (14 and later), the schema's advisory lock (another swap of it refuses at once), and the
+/// session's memory for index builds, key validation and refreshes.
+pub(crate) async fn begin_locked(
+    client: &Client,
+    job: &Job,
+    server_major: u32,
+) -> Result<(), Failure> {
+    let schema = &job.schema;
+    let step = |what: &'static str| move |e: PgError| step_failure(client, what, &e);
+    client
+        .batch_execute(&format!(
+            "BEGIN; SET LOCAL lock_timeout = '{}ms'",
+            job.lock_timeout.as_millis()
+        ))
+        .await
+        .map_err(step("starting the transaction"))?;
+    if server_major >= 14 {
+        // A killed client is noticed within seconds even while a long statement runs.
+        client
+            .batch_execute("SET LOCAL client_connection_check_interval = '2s'")
+            .await
+            .map_err(step("setting client_connection_check_interval"))?;
+    }
+    let key = previous::lock_key(schema);
+    let locked: bool = client
+        .query_one(previous::TRY_LOCK_SQL, &[&key])
+        .await
+        .map_err(step("taking the advisory lock"))?
+        .get(0);
+    if !locked {
+        let holder = previous::lock_holder(client, &key).await;
+        return Err(Failure::Locked(format!(
+            "another schema-swap of {schema} is running{holder}: wait for it, then look again"
+        )));
+    }
+    // pg_restore runs with the server's defaults (64 MB and 4 MB): more memory for this one
+    // session makes its index builds, key validation and refreshes sort in memory.
+    client
+        .batch_execute(&format!(
+            "SET LOCAL maintenance_work_mem = '{}kB'; SET LOCAL work_mem = '{}kB'",
+            (job.maintenance_work_mem / 1024).max(1024),
+            (job.work_mem / 1024).max(64)
+        ))
+        .await
+        .map_err(step("setting maintenance_work_mem and work_mem"))
+}
+
+/// A failed statement of a transaction: the connection lost (the server rolls back), or the
+/// server's reason.
+pub(crate) fn step_failure(client: &Client, what: &str, e: &PgError) -> Failure {
+    if e.as_db_error().is_none() && client.is_closed() {
+        Failure::Lost(format!("the connection was lost while {what}: {e}"))
+    } else {
+        Failure::Failed("swap", format!("{what}: {}", db_message(e)))
+    }
+}
+
 /// Everything up to COMMIT, in one transaction.
 #[allow(clippy::too_many_arguments, clippy::too_many_lines)] // one call site; the transaction reads top to bottom
 async fn swap_transaction(
@@ -796,42 +854,8 @@ async fn swap_transaction(
     reporter: &Reporter,
 ) -> Result<(), Failure> {
     let schema = &job.schema;
-    let lost = |e: &PgError| e.as_db_error().is_none() && client.is_closed();
-    let step = |what: String| {
-        move |e: PgError| {
-            if lost(&e) {
-                Failure::Lost(format!("the connection was lost while {what}: {e}"))
-            } else {
-                Failure::Failed("swap", format!("{what}: {}", db_message(&e)))
-            }
-        }
-    };
-    client
-        .batch_execute(&format!(
-            "BEGIN; SET LOCAL lock_timeout = '{}ms'",
-            job.lock_timeout.as_millis()
-        ))
-        .await
-        .map_err(step("starting the transaction".into()))?;
-    if ready.server_major >= 14 {
-        // A killed client is noticed within seconds even while a long statement runs.
-        client
-            .batch_execute("SET LOCAL client_connection_check_interval = '2s'")
-            .await
-            .map_err(step("setting client_connection_check_interval".into()))?;
-    }
-    let key = previous::lock_key(schema);
-    let locked: bool = client
-        .query_one(previous::TRY_LOCK_SQL, &[&key])
-        .await
-        .map_err(step("taking the advisory lock".into()))?
-        .get(0);
-    if !locked {
-        let holder = previous::lock_holder(client, &key).await;
-        return Err(Failure::Locked(format!(
-            "another schema-swap of {schema} is running{holder}: wait for it, then look again"
-        )));
-    }
+    let step = |what: String| move |e: PgError| step_failure(client, &what, &e);
+    begin_locked(client, job, ready.server_major).await?;
     if let Some(aside) = aside {
         client
             .batch_execute(&format!("ALTER SCHEMA {schema} RENAME TO {aside}"))
@@ -847,16 +871,6 @@ async fn swap_transaction(
             ));
         }
     }
-    // pg_restore runs with the server's defaults (64 MB and 4 MB): more memory for this one
-    // session makes its index builds, key validation and refreshes sort in memory.
-    client
-        .batch_execute(&format!(
-            "SET LOCAL maintenance_work_mem = '{}kB'; SET LOCAL work_mem = '{}kB'",
-            (job.maintenance_work_mem / 1024).max(1024),
-            (job.work_mem / 1024).max(64)
-        ))
-        .await
-        .map_err(step("setting maintenance_work_mem and work_mem".into()))?;
     // The schema is created here, not by the dump's CREATE SCHEMA (left out when it comes),
     // so that what must be in it before anything is restored can be put there first.
     client

@@ -25,7 +25,7 @@ mod merge;
 
 use crate::plan::{self, Plan};
 use crate::previous;
-use crate::swap::{self, Failure, Ready, Stats, db_message, push};
+use crate::swap::{self, Failure, Ready, Stats, db_message, push, step_failure};
 use crate::{Job, TOOL};
 use cli::{Reporter, ToolError};
 use live::{ForeignKey, Live};
@@ -508,31 +508,7 @@ async fn restore_transaction(
     let copy = job.into.is_some() || job.merge_missing;
     let schema = &job.schema;
     let step = |what: String| move |e: PgError| step_failure(client, &what, &e);
-    client
-        .batch_execute(&format!(
-            "BEGIN; SET LOCAL lock_timeout = '{}ms'",
-            job.lock_timeout.as_millis()
-        ))
-        .await
-        .map_err(step("starting the transaction".into()))?;
-    if ready.server_major >= 14 {
-        client
-            .batch_execute("SET LOCAL client_connection_check_interval = '2s'")
-            .await
-            .map_err(step("setting client_connection_check_interval".into()))?;
-    }
-    let key = previous::lock_key(schema);
-    let locked: bool = client
-        .query_one(previous::TRY_LOCK_SQL, &[&key])
-        .await
-        .map_err(step("taking the advisory lock".into()))?
-        .get(0);
-    if !locked {
-        let holder = previous::lock_holder(client, &key).await;
-        return Err(Failure::Locked(format!(
-            "another schema-swap of {schema} is running{holder}: wait for it, then look again"
-        )));
-    }
+    swap::begin_locked(client, job, ready.server_major).await?;
     // The live tables, locked before what points at them is read again: nothing can add a
     // foreign key or a view on them from here to the commit.
     if !live.tables.is_empty() {
@@ -554,14 +530,6 @@ async fn restore_transaction(
     if let Some(why) = live.refusal(copy) {
         return Err(Failure::Failed("tables", why));
     }
-    client
-        .batch_execute(&format!(
-            "SET LOCAL maintenance_work_mem = '{}kB'; SET LOCAL work_mem = '{}kB'",
-            (job.maintenance_work_mem / 1024).max(1024),
-            (job.work_mem / 1024).max(64)
-        ))
-        .await
-        .map_err(step("setting maintenance_work_mem and work_mem".into()))?;
 
     // What points at the live tables goes first; it is re-created on the restored ones.
     for fk in &live.foreign_keys {
@@ -794,15 +762,6 @@ fn merge_summary(targets: &[Target], schema: &Ident) -> String {
         "put the dump's rows that are missing live back into {} of {schema}, changing no live row",
         tables.join(", ")
     )
-}
-
-/// A failed statement of the transaction: the connection lost, or the server's reason.
-fn step_failure(client: &Client, what: &str, e: &PgError) -> Failure {
-    if e.as_db_error().is_none() && client.is_closed() {
-        Failure::Lost(format!("the connection was lost while {what}: {e}"))
-    } else {
-        Failure::Failed("swap", format!("{what}: {}", db_message(e)))
-    }
 }
 
 /// Creates the schema the live tables go aside into, marked by its comment as holding only

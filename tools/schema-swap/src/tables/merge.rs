@@ -8,9 +8,9 @@
 //! triggers as for any insert. Sequences feeding the tables' columns are advanced past what
 //! came back, so that no later insert collides. The copies go before the commit.
 
-use super::step_failure;
 use crate::plan::Table;
 use crate::swap::Failure;
+use crate::swap::step_failure;
 use pg::Ident;
 use pg::tokio_postgres::{Client, Error as PgError};
 use serde_json::{Value, json};
