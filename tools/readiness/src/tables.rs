@@ -154,7 +154,7 @@ pub fn select(archive: &Archive, schema: &str, names: &[String]) -> Result<Selec
         {
             continue;
         }
-        let (table, name) = split_owner_tag(entry);
+        let (table, name) = split_owner_tag(entry, entries);
         foreign_keys.push(DumpForeignKey {
             schema: entry
                 .namespace
@@ -363,15 +363,25 @@ fn outside_parents(tables: &[&Entry], chosen: &BTreeSet<u32>, entries: &[Entry])
         .collect()
 }
 
-/// `table name` of a constraint's tag. Names may hold spaces; the table is the one whose TABLE
-/// entry the constraint depends on first, so the split is at the first space that leaves a
-/// non-empty name, which is right unless the table's own name holds a space (then pg_dump's
-/// tag is ambiguous too, and the name is only for messages).
-fn split_owner_tag(entry: &Entry) -> (String, String) {
-    let tag = entry.tag.to_string_lossy();
-    match tag.split_once(' ') {
-        Some((table, name)) => (table.to_owned(), name.to_owned()),
-        None => (tag.into_owned(), String::new()),
+/// `table name` of a constraint's tag, split where the owner's name ends: the owner is the
+/// table of the constraint's schema with the longest name the tag starts with (names may hold
+/// spaces: `Order Lines Order Lines_fkey`).
+fn split_owner_tag(entry: &Entry, entries: &[Entry]) -> (String, String) {
+    let tag = entry.tag.to_string_lossy().into_owned();
+    let same_schema: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| e.desc == "TABLE" && e.namespace == entry.namespace)
+        .collect();
+    match owner_in_tag(entry, &same_schema) {
+        Some(owner) => {
+            let table = owner.tag.to_string_lossy().into_owned();
+            let name = tag[table.len()..].trim_start().to_owned();
+            (table, name)
+        }
+        None => match tag.split_once(' ') {
+            Some((table, name)) => (table.to_owned(), name.to_owned()),
+            None => (tag, String::new()),
+        },
     }
 }
 
@@ -482,6 +492,10 @@ mod tests {
         let entries = vec![order.clone(), items.clone(), fk.clone()];
         let own = owned_entries(&entries, "shop", &[1].into_iter().collect(), &all);
         assert!(!own.contains(&3), "the key is not order's own: {own:?}");
+        assert_eq!(
+            split_owner_tag(&fk, &entries),
+            ("order items".to_owned(), "fk".to_owned())
+        );
     }
 
     #[test]

@@ -175,7 +175,11 @@ fn table_restores(major: u32) {
         .collect();
     assert_eq!(
         fks,
-        ["notes_order_id_fkey", "shipments_order_id_fkey"],
+        [
+            "\"Order Lines_order_id_fkey\"",
+            "notes_order_id_fkey",
+            "shipments_order_id_fkey"
+        ],
         "{major}: {restore}"
     );
     assert_eq!(
@@ -353,6 +357,7 @@ fn table_restores(major: u32) {
     shop.copy(
         "deleted",
         "DELETE FROM shop.shipments WHERE order_id BETWEEN 171 AND 180;
+         DELETE FROM shop.\"Order Lines\" WHERE order_id BETWEEN 21 AND 30;
          DELETE FROM shop.orders WHERE id BETWEEN 171 AND 180 OR id > 390;
          SELECT setval('shop.orders_id_seq', 390);
          INSERT INTO shop.orders (customer_id, amount) VALUES (1, 1);
@@ -371,6 +376,8 @@ fn table_restores(major: u32) {
             "orders",
             "--table",
             "shipments",
+            "--table",
+            "Order Lines",
             "--merge-missing",
             "--yes",
         ],
@@ -385,6 +392,7 @@ fn table_restores(major: u32) {
     };
     assert_eq!(back("orders"), Some(19), "{major}: {merged:?}");
     assert_eq!(back("notes"), Some(4), "{major}: {merged:?}");
+    assert_eq!(back("Order Lines"), Some(10), "{major}: {merged:?}");
     assert_eq!(
         back("shipments_2025").unwrap() + back("shipments_2026").unwrap_or(0),
         10,

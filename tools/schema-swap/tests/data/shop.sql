@@ -57,6 +57,14 @@ CREATE TABLE shop.shipments_2025 PARTITION OF shop.shipments FOR VALUES FROM ('2
 CREATE TABLE shop.shipments_2026 PARTITION OF shop.shipments FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
 INSERT INTO shop.shipments SELECT g, DATE '2025-06-01' + g FROM generate_series(1, 300) g;
 
+-- A name that needs quoting, with a key column that does too, pointing at orders.
+CREATE TABLE shop."Order Lines" (
+    "Line No" int PRIMARY KEY,
+    order_id int NOT NULL REFERENCES shop.orders (id),
+    "Qty" int NOT NULL
+);
+INSERT INTO shop."Order Lines" SELECT g, 1 + g % 300, g % 5 FROM generate_series(1, 90) g;
+
 -- Readers of orders: a view in the schema, a view on that view, a materialized view outside.
 CREATE VIEW shop.order_totals AS
     SELECT customer_id, sum(amount) AS total, count(*) AS n FROM shop.orders GROUP BY customer_id;
